@@ -1,0 +1,1 @@
+"""OMS: an order management system built as a modular monolith."""

@@ -1,0 +1,24 @@
+"""The event bus: the only way state crosses from one module to another.
+
+It knows events, the outbox and inbox, and transports; it never knows a module.
+"""
+
+from oms.bus import catalogue as events
+from oms.bus.bus import Bus, Handler
+from oms.bus.envelope import Event, MalformedEvent
+from oms.bus.store import MessageTables, message_tables
+from oms.bus.transport import MemoryTransport, Transport
+from oms.bus.unit_of_work import UnitOfWork
+
+__all__ = [
+    "Bus",
+    "Event",
+    "Handler",
+    "MalformedEvent",
+    "MemoryTransport",
+    "MessageTables",
+    "Transport",
+    "UnitOfWork",
+    "events",
+    "message_tables",
+]

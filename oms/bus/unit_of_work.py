@@ -1,0 +1,86 @@
+"""One transaction of one module: its state changes and the events they cause, together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from oms.bus.catalogue import EventType
+from oms.bus.envelope import Event
+from oms.bus.store import MessageTables
+
+
+class UnitOfWork:
+    """Commit the session and the outbox rows at once; hand the events on after commit."""
+
+    def __init__(
+        self,
+        session: Session,
+        tables: MessageTables,
+        after_commit: Callable[[MessageTables, list[Event]], None],
+    ) -> None:
+        self.session = session
+        self.tables = tables
+        self._after_commit = after_commit
+        self._recorded: list[Event] = []
+
+    def publish(
+        self, event_type: EventType, data: dict[str, Any], *, correlation_id: str | None
+    ) -> Event:
+        if event_type.publisher != self.tables.module:
+            raise ValueError(f"{self.tables.module} cannot publish {event_type.name}")
+        event_type.check(data)
+        event = Event(
+            type=event_type.name,
+            source=f"oms/{self.tables.module}",
+            data=data,
+            correlationid=correlation_id,
+            dataschema=event_type.dataschema,
+        )
+        self.session.execute(
+            insert(self.tables.outbox).values(
+                id=event.id,
+                type=event.type,
+                envelope=event.to_json(),
+                created_at=datetime.now(UTC),
+            )
+        )
+        self._recorded.append(event)
+        return event
+
+    def claim(self, event: Event) -> bool:
+        """Record `event` as handled here; False if this module handled it already."""
+        inbox = self.tables.inbox
+        seen = self.session.execute(
+            select(inbox.c.event_id).where(inbox.c.event_id == event.id)
+        ).first()
+        if seen:
+            return False
+        self.session.execute(
+            insert(inbox).values(event_id=event.id, type=event.type, handled_at=datetime.now(UTC))
+        )
+        return True
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                self.session.commit()
+            else:
+                self.session.rollback()
+        finally:
+            self.session.close()
+        if exc_type is None and self._recorded:
+            self._after_commit(self.tables, self._recorded)

@@ -1,0 +1,91 @@
+"""Settings read from the environment, once, by whoever starts OMS."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///oms.db"
+DEFAULT_BROKER_URL = "memory://"
+SECRET_FILE = ".oms-jwt-secret"
+
+PORTS = {
+    "orders": 3001,
+    "products": 3002,
+    "users": 3003,
+    "payments": 3004,
+    "web": 3010,
+    "mobile": 3011,
+}
+
+
+class ConfigurationError(RuntimeError):
+    """OMS refuses to start with these settings."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    broker_url: str = DEFAULT_BROKER_URL
+    jwt_secret: str = ""
+    jwt_ttl_seconds: int = 3600
+    bcrypt_rounds: int = 12
+    currency: str = "USD"
+    checkout_wait_seconds: float = 10.0
+    max_body_bytes: int = 64 * 1024
+    max_page_size: int = 100
+    payment_gateway: str = "simulated"
+    relay_interval_seconds: float = 1.0
+    relay_grace_seconds: float = 5.0
+    max_delivery_attempts: int = 5
+    ports: dict[str, int] = field(default_factory=lambda: dict(PORTS))
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url.startswith("sqlite") and self.broker_url == DEFAULT_BROKER_URL
+
+    @property
+    def uses_broker(self) -> bool:
+        return self.broker_url != DEFAULT_BROKER_URL
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        settings = cls(
+            database_url=env.get("OMS_DATABASE_URL", DEFAULT_DATABASE_URL),
+            broker_url=env.get("OMS_BROKER_URL", DEFAULT_BROKER_URL),
+            jwt_secret=env.get("OMS_JWT_SECRET", ""),
+            jwt_ttl_seconds=int(env.get("OMS_JWT_TTL_SECONDS", "3600")),
+            bcrypt_rounds=int(env.get("OMS_BCRYPT_ROUNDS", "12")),
+            currency=env.get("OMS_CURRENCY", "USD").upper(),
+            checkout_wait_seconds=float(env.get("OMS_CHECKOUT_WAIT_SECONDS", "10")),
+            max_body_bytes=int(env.get("OMS_MAX_BODY_BYTES", str(64 * 1024))),
+            payment_gateway=env.get("OMS_PAYMENT_GATEWAY", "simulated"),
+            relay_interval_seconds=float(env.get("OMS_RELAY_INTERVAL_SECONDS", "1")),
+            relay_grace_seconds=float(env.get("OMS_RELAY_GRACE_SECONDS", "5")),
+        )
+        return settings.with_jwt_secret()
+
+    def with_jwt_secret(self) -> Settings:
+        """Use the configured secret; the embedded default may keep its own in a local file."""
+        if self.jwt_secret:
+            if len(self.jwt_secret.encode()) < 32:
+                raise ConfigurationError("OMS_JWT_SECRET must be at least 32 bytes long")
+            return self
+        if not self.is_embedded:
+            raise ConfigurationError(
+                "OMS_JWT_SECRET is required when OMS runs on PostgreSQL or RabbitMQ"
+            )
+        return replace(self, jwt_secret=_local_secret(Path(SECRET_FILE)))
+
+
+def _local_secret(path: Path) -> str:
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,106 @@
+"""One database for the process; every module keeps its tables in a schema of its own.
+
+On PostgreSQL a schema is a real schema. On SQLite each schema is a database file
+attached under the schema's name, so the same qualified table names work on both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SCHEMAS = ("users", "products", "orders", "payments")
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.engine = self._create_engine(pool_size)
+        # Writers on SQLite take the write lock up front (BEGIN IMMEDIATE); a deferred
+        # transaction that upgrades later fails at once instead of waiting its turn.
+        self.write_engine = self.engine.execution_options(oms_write=True)
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
+
+    def reading(self) -> Session:
+        return self._reader()
+
+    def writing(self) -> Session:
+        return self._writer()
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _create_engine(self, pool_size: int) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+        engine = create_engine(
+            self.url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
+        _attach_schemas_on_connect(engine, sqlite_schema_files(self.url.database or ""))
+        return engine
+
+
+def sqlite_schema_files(main_file: str) -> dict[str, str]:
+    """The attached file of each schema, beside the main database file."""
+    if main_file in ("", ":memory:"):
+        raise ValueError("OMS needs a SQLite file, not an in-memory database")
+    main = Path(main_file)
+    return {schema: str(main.with_name(f"{main.stem}.{schema}{main.suffix}")) for schema in SCHEMAS}
+
+
+def _attach_schemas_on_connect(engine: Engine, files: dict[str, str]) -> None:
+    @event.listens_for(engine, "connect")
+    def attach(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event below owns BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        for schema, path in files.items():
+            cursor.execute(f"ATTACH DATABASE ? AS {schema}", (path,))
+            cursor.execute(f"PRAGMA {schema}.journal_mode=WAL")
+            cursor.execute(f"PRAGMA {schema}.synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin(connection: Any) -> None:
+        is_write = connection.get_execution_options().get("oms_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("OMS stores aware datetimes only")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

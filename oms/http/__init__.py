@@ -1,0 +1,1 @@
+"""HTTP pieces every port shares: the app factory, errors, auth, schema building blocks."""

@@ -1,0 +1,140 @@
+"""One Flask app per port, each with its own OpenAPI document, docs and health checks."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from collections.abc import Iterable
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Flask, Response, current_app, jsonify, send_from_directory
+from flask_smorest import Api, Blueprint
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from oms.errors import DomainError, Invalid
+from oms.http.schemas import ErrorSchema, Money
+from oms.runtime import Runtime
+
+log = logging.getLogger(__name__)
+DOCS_ASSETS = "/docs/assets/"
+
+
+def current_runtime() -> Runtime:
+    return current_app.extensions["oms"]
+
+
+class OmsApi(Api):
+    """flask-smorest's Api with the contract's single error shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> tuple[Response, int, dict]:
+        data: dict[str, Any] = getattr(error, "data", None) or {}
+        payload: dict[str, Any] = {
+            "code": error.code,
+            "status": error.name,
+            "message": data.get("message") or error.description or error.name,
+        }
+        if "messages" in data:  # webargs validation errors, keyed by location
+            payload["errors"] = _flatten_locations(data["messages"])
+            payload["message"] = (
+                "The request body is not valid JSON."
+                if error.code == 400
+                else "The request is not valid."
+            )
+        headers = dict(error.get_headers())
+        headers.pop("Content-Type", None)
+        headers.update(data.get("headers") or {})
+        return jsonify(payload), error.code or 500, headers
+
+
+def _flatten_locations(messages: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for location, location_errors in messages.items():
+        if isinstance(location_errors, dict):
+            flat.update(location_errors)
+        else:  # the body as a whole, e.g. not JSON at all
+            flat[f"_{location}"] = location_errors
+    return flat
+
+
+def create_port_app(
+    name: str, title: str, runtime: Runtime, blueprints: Iterable[Blueprint]
+) -> Flask:
+    app = Flask(f"oms.{name}")
+    app.config.update(
+        API_TITLE=title,
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS,
+        MAX_CONTENT_LENGTH=runtime.settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["oms"] = runtime
+    api = OmsApi(app, spec_kwargs=_spec_kwargs())
+    api.register_field(Money, "string", None)
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+    _add_operations_routes(app)
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def _spec_kwargs() -> dict[str, Any]:
+    return {
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            }
+        }
+    }
+
+
+def _add_operations_routes(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        runtime = current_runtime()
+        problems = {}
+        for part, check in (("database", runtime.database.ping), ("broker", runtime.bus.transport.ping)):
+            try:
+                check()
+            except Exception as error:
+                problems[part] = str(error) or type(error).__name__
+        if problems:
+            return jsonify(status="unavailable", problems=problems), 503
+        return jsonify(status="ready"), 200
+
+    @app.get(f"{DOCS_ASSETS}<path:filename>")
+    def docs_assets(filename: str) -> Response:
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+
+def _domain_error(error: DomainError) -> tuple[Response, int]:
+    body: dict[str, Any] = {
+        "code": error.status_code,
+        "status": _reason(error.status_code),
+        "message": error.message,
+    }
+    if isinstance(error, Invalid) and error.errors:
+        body["errors"] = error.errors
+    return jsonify(body), error.status_code
+
+
+def _reason(code: int) -> str:
+    return HTTPStatus(code).phrase
+
+
+def _unexpected_error(error: Exception) -> tuple[Response, int]:
+    log.exception("unexpected error", exc_info=error)
+    internal = InternalServerError()
+    body = {"code": 500, "status": internal.name, "message": "Something went wrong on our side."}
+    return jsonify(body), 500

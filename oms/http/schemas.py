@@ -1,0 +1,87 @@
+"""Schema building blocks every port shares: camelCase keys, money, pages, errors."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from oms.money import to_money
+
+MAX_PAGE_SIZE = 100
+MAX_MONEY = Decimal("1000000.00")
+MONEY_PATTERN = r"^\d{1,7}(\.\d{1,2})?$"
+
+
+def camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class CamelSchema(Schema):
+    """Python attributes in snake_case, JSON keys in camelCase."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        field_obj.data_key = camel_case(field_obj.data_key or field_name)
+
+
+class Money(fields.Field):
+    """A decimal amount with at most two fraction digits: JSON number or string in, string out."""
+
+    def __init__(self, *, minimum: Decimal = Decimal("0.00"), **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"].update({"type": "string", "pattern": MONEY_PATTERN, "example": "49.99"})
+        super().__init__(**kwargs)
+        self.minimum = minimum
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else str(to_money(value))
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValidationError("Not a valid amount.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError("Not a valid amount.")
+        try:
+            amount = Decimal(str(value).strip())
+        except InvalidOperation as error:
+            raise ValidationError("Not a valid amount.") from error
+        if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+            raise ValidationError("Use at most two decimal places.")
+        if not self.minimum <= amount <= MAX_MONEY:
+            raise ValidationError(f"Must be between {self.minimum} and {MAX_MONEY}.")
+        return to_money(amount)
+
+
+class PageQuery(CamelSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page_size = fields.Integer(
+        load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE)
+    )
+
+
+class PageSchema(CamelSchema):
+    """A page of a list; subclasses declare `items`."""
+
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class ErrorSchema(Schema):
+    code = fields.Integer(required=True)
+    status = fields.String(required=True)
+    message = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.Raw())
+
+
+class Page:
+    """One page of a list, as services return it and PageSchema subclasses dump it."""
+
+    def __init__(self, items: list[Any], page: int, page_size: int, total: int) -> None:
+        self.items = items
+        self.page = page
+        self.page_size = page_size
+        self.total = total

@@ -1,0 +1,55 @@
+"""The users module: accounts, sign-in and saved addresses.
+
+Public API: the names below are all that other packages may use.
+"""
+
+from oms.users.handlers import event_handlers
+from oms.users.models import MESSAGES, Base
+from oms.users.routes import blueprint
+from oms.users.schemas import (
+    AddressInput,
+    AddressPage,
+    AddressSchema,
+    AuthResult,
+    Credentials,
+    Registration,
+    UserSchema,
+)
+from oms.users.service import (
+    AddressView,
+    SignedIn,
+    UserView,
+    add_address,
+    create_admin,
+    get_address,
+    get_user,
+    list_addresses,
+    login,
+    register,
+)
+
+metadata = Base.metadata
+
+__all__ = [
+    "MESSAGES",
+    "AddressInput",
+    "AddressPage",
+    "AddressSchema",
+    "AddressView",
+    "AuthResult",
+    "Credentials",
+    "Registration",
+    "SignedIn",
+    "UserSchema",
+    "UserView",
+    "add_address",
+    "blueprint",
+    "create_admin",
+    "event_handlers",
+    "get_address",
+    "get_user",
+    "list_addresses",
+    "login",
+    "metadata",
+    "register",
+]

@@ -1,0 +1,166 @@
+"""Use cases of the users module: one function per thing a caller can do, one transaction each."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import bcrypt
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as OrmSession
+
+from oms.bus import events
+from oms.errors import Conflict, NotFound, Unauthenticated
+from oms.http.auth import ADMIN, CUSTOMER, issue_token
+from oms.http.schemas import Page
+from oms.runtime import Runtime
+from oms.users.models import MESSAGES, Address, User
+
+
+@dataclass(frozen=True)
+class UserView:
+    user_id: str
+    email: str
+    first_name: str
+    last_name: str
+    role: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserView:
+        return cls(user.id, user.email, user.first_name, user.last_name, user.role, user.created_at)
+
+
+@dataclass(frozen=True)
+class AddressView:
+    address_id: str
+    line1: str
+    line2: str | None
+    city: str
+    postal_code: str
+    country: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, address: Address) -> AddressView:
+        return cls(
+            address.id, address.line1, address.line2, address.city,
+            address.postal_code, address.country, address.created_at,
+        )
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A signed-in user: who, and the bearer token that proves it."""
+
+    user_id: str
+    email: str
+    token: str
+
+
+_dummy_hash: dict[int, bytes] = {}
+
+
+def register(
+    rt: Runtime, email: str, password: str, first_name: str, last_name: str, role: str = CUSTOMER
+) -> SignedIn:
+    user = User(
+        id=str(uuid.uuid4()),
+        email=email.strip().lower(),
+        password_hash=_hash(rt, password),
+        first_name=first_name,
+        last_name=last_name,
+        role=role,
+        created_at=datetime.now(UTC),
+    )
+    try:
+        with rt.bus.unit_of_work(MESSAGES) as uow:
+            if _find_by_email(uow.session, user.email) is not None:
+                raise Conflict("A user with this email already exists.")
+            uow.session.add(user)
+            uow.session.flush()
+            uow.publish(
+                events.USER_CREATED,
+                {"userId": user.id, "email": user.email,
+                 "firstName": first_name, "lastName": last_name},
+                correlation_id=user.id,
+            )
+    except IntegrityError as error:  # lost a race with the same email
+        raise Conflict("A user with this email already exists.") from error
+    return SignedIn(user.id, user.email, issue_token(rt.settings, user.id, role))
+
+
+def create_admin(rt: Runtime, email: str, password: str) -> SignedIn:
+    return register(rt, email, password, "Admin", "Admin", role=ADMIN)
+
+
+def login(rt: Runtime, email: str, password: str) -> SignedIn:
+    with rt.database.reading() as session:
+        user = _find_by_email(session, email.strip().lower())
+    stored = user.password_hash.encode() if user else _dummy(rt)
+    # Check a hash even for unknown emails, so timing does not tell which emails exist.
+    matches = _password_matches(password, stored)
+    if user is None or not matches:
+        raise Unauthenticated("The email or password is wrong.")
+    return SignedIn(user.id, user.email, issue_token(rt.settings, user.id, user.role))
+
+
+def get_user(rt: Runtime, user_id: str) -> UserView:
+    with rt.database.reading() as session:
+        user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return UserView.of(user)
+
+
+def add_address(rt: Runtime, user_id: str, fields: dict) -> AddressView:
+    get_user(rt, user_id)
+    address = Address(
+        id=str(uuid.uuid4()), user_id=user_id, created_at=datetime.now(UTC), **fields
+    )
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        uow.session.add(address)
+    return AddressView.of(address)
+
+
+def list_addresses(rt: Runtime, user_id: str, page: int, page_size: int) -> Page:
+    query = select(Address).where(Address.user_id == user_id)
+    with rt.database.reading() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(Address.created_at, Address.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+    return Page([AddressView.of(row) for row in rows], page, page_size, total)
+
+
+def get_address(rt: Runtime, user_id: str, address_id: str) -> AddressView:
+    """A saved address of this user; another user's address is not found, not forbidden."""
+    with rt.database.reading() as session:
+        address = session.get(Address, address_id)
+    if address is None or address.user_id != user_id:
+        raise NotFound("No such address.")
+    return AddressView.of(address)
+
+
+def _find_by_email(session: OrmSession, email: str) -> User | None:
+    return session.scalars(select(User).where(User.email == email)).first()
+
+
+def _hash(rt: Runtime, password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rt.settings.bcrypt_rounds)).decode()
+
+
+def _password_matches(password: str, stored: bytes) -> bool:
+    candidate = password.encode()
+    return len(candidate) <= 72 and bcrypt.checkpw(candidate, stored)
+
+
+def _dummy(rt: Runtime) -> bytes:
+    rounds = rt.settings.bcrypt_rounds
+    if rounds not in _dummy_hash:
+        _dummy_hash[rounds] = bcrypt.hashpw(b"not-a-password", bcrypt.gensalt(rounds))
+    return _dummy_hash[rounds]
