@@ -11,9 +11,13 @@ from typing import Any
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, text
+from decimal import Decimal
+
+from sqlalchemy import DateTime, Engine, Numeric, String, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from oms.money import to_money
 
 SCHEMAS = ("users", "products", "orders", "payments")
 
@@ -104,3 +108,24 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class MoneyType(TypeDecorator[Decimal]):
+    """An exact two-digit decimal: NUMERIC on PostgreSQL, text on SQLite (which has no decimal)."""
+
+    impl = Numeric(12, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(20))
+        return dialect.type_descriptor(Numeric(12, 2, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        amount = to_money(value)
+        return str(amount) if dialect.name == "sqlite" else amount
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        return None if value is None else to_money(value)

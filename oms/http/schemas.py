@@ -85,3 +85,26 @@ class Page:
         self.page = page
         self.page_size = page_size
         self.total = total
+
+
+class PostalAddress(CamelSchema):
+    line1 = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    line2 = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    city = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    postal_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    country = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166-1 alpha-2 code, e.g. US."),
+    )
+
+
+class CardToken(CamelSchema):
+    """A card as the payment gateway tokenised it; raw card numbers are never accepted."""
+
+    type = fields.String(required=True, validate=validate.Equal("card"))
+    token = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^tok_[A-Za-z0-9_]{1,100}$", error="Use a payment gateway token (tok_...)."
+        ),
+    )

@@ -5,9 +5,8 @@ Public API: the names below are all that other packages may use.
 
 from oms.users.handlers import event_handlers
 from oms.users.models import MESSAGES, Base
-from oms.users.routes import blueprint
+from oms.users.routes import blueprints
 from oms.users.schemas import (
-    AddressInput,
     AddressPage,
     AddressSchema,
     AuthResult,
@@ -32,7 +31,6 @@ metadata = Base.metadata
 
 __all__ = [
     "MESSAGES",
-    "AddressInput",
     "AddressPage",
     "AddressSchema",
     "AddressView",
@@ -43,7 +41,7 @@ __all__ = [
     "UserSchema",
     "UserView",
     "add_address",
-    "blueprint",
+    "blueprints",
     "create_admin",
     "event_handlers",
     "get_address",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates
 
-from oms.http.schemas import CamelSchema, PageSchema
+from oms.http.schemas import CamelSchema, PageSchema, PostalAddress
 
 BCRYPT_MAX_BYTES = 72
 
@@ -41,18 +41,7 @@ class UserSchema(CamelSchema):
     created_at = fields.DateTime(required=True)
 
 
-class AddressInput(CamelSchema):
-    line1 = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    line2 = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    city = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    postal_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    country = fields.String(
-        required=True,
-        validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166-1 alpha-2 code, e.g. US."),
-    )
-
-
-class AddressSchema(AddressInput):
+class AddressSchema(PostalAddress):
     address_id = fields.String(required=True)
     created_at = fields.DateTime(required=True)
 

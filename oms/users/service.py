@@ -43,6 +43,12 @@ class AddressView:
     country: str
     created_at: datetime
 
+    def postal_address(self) -> dict:
+        return {
+            "line1": self.line1, "line2": self.line2, "city": self.city,
+            "postal_code": self.postal_code, "country": self.country,
+        }
+
     @classmethod
     def of(cls, address: Address) -> AddressView:
         return cls(

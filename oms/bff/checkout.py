@@ -1,0 +1,88 @@
+"""Checkout, as both frontends do it: price on the server, place the order, await the saga."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from flask import request
+from werkzeug.exceptions import Forbidden
+
+from oms import orders, products
+from oms.errors import Invalid
+from oms.http.auth import Caller
+from oms.runtime import Runtime
+
+REJECTIONS = {
+    orders.INSUFFICIENT_INVENTORY: (409, "Insufficient inventory"),
+    orders.PAYMENT_DECLINED: (402, "Payment declined"),
+}
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A checkout request once each frontend has resolved its own way of naming things."""
+
+    items: list[dict]
+    shipping_address: dict
+    payment_method: dict
+    idempotency_key: str | None
+
+
+def check_buyer(caller: Caller, body: dict) -> None:
+    """A `userId` in the body must be the caller's own."""
+    claimed = body.get("user_id")
+    if claimed is not None and str(claimed) != caller.user_id:
+        raise Forbidden("You can only check out for yourself.")
+
+
+def place_checkout(rt: Runtime, caller: Caller, checkout: Checkout) -> tuple[dict, int]:
+    lines = _priced_lines(rt, checkout.items)
+    order = orders.place_order(
+        rt,
+        orders.OrderRequest(
+            user_id=caller.user_id,
+            items=lines,
+            shipping_address=checkout.shipping_address,
+            payment_method=checkout.payment_method,
+            idempotency_key=checkout.idempotency_key,
+            fingerprint=_fingerprint() if checkout.idempotency_key else None,
+        ),
+    )
+    settled = orders.wait_until_settled(rt, order.order_id, rt.settings.checkout_wait_seconds)
+    return checkout_response(settled)
+
+
+def checkout_response(order: orders.OrderView) -> tuple[dict, int]:
+    body: dict[str, Any] = {"order_id": order.order_id, "total_amount": order.total_amount}
+    status, reason = order.first_settled_status()
+    body["status"] = status
+    if status == orders.CANCELLED:
+        code, body["error"] = REJECTIONS.get(reason or "", (409, "Order cancelled"))
+        return body, code
+    return body, 201 if order.is_settled else 202
+
+
+def _priced_lines(rt: Runtime, items: list[dict]) -> list[orders.LineItem]:
+    """Order lines at today's catalogue prices; a product named twice is one line."""
+    quantities: Counter[str] = Counter()
+    for item in items:
+        quantities[str(item["product_id"])] += item["quantity"]
+    catalogue = products.get_products(rt, quantities)
+    unknown = sorted(set(quantities) - set(catalogue))
+    if unknown:
+        raise Invalid("Some products do not exist.", {"items": [f"Unknown product {pid}." for pid in unknown]})
+    return [
+        orders.LineItem(pid, quantity, Decimal(catalogue[pid].price))
+        for pid, quantity in quantities.items()
+    ]
+
+
+def _fingerprint() -> str:
+    """Identifies the request body, so a reused Idempotency-Key with another body is caught."""
+    canonical = json.dumps(request.get_json(silent=True), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{request.path}\n{canonical}".encode()).hexdigest()

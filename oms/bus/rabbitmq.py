@@ -1,0 +1,367 @@
+"""Events over RabbitMQ: the contract's topology, confirmed publishing, acked consuming.
+
+Every publishing module has a durable topic exchange named after it; every consuming
+module a durable queue named after it, bound on each handled event type's publisher
+exchange with the type as routing key. A message a consumer cannot handle (not an
+event, an invalid payload, or a handler failing `max_attempts` times) is rejected into
+`<consumer>.dead-letter` through the `oms.dead-letter` exchange: never dropped.
+
+A message is acked only after `deliver` returned, so a crash while handling leaves it
+in its queue; handlers are idempotent (the inbox), so a redelivery is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from kombu import Connection, Consumer, Exchange, Producer, Queue, binding
+from kombu.exceptions import KombuError
+from kombu.message import Message
+
+from oms.bus.catalogue import CATALOGUE, PUBLISHERS
+from oms.bus.envelope import CONTENT_TYPE, Event, MalformedEvent
+from oms.bus.transport import Delivery
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_EXCHANGE = "oms.dead-letter"
+DEAD_LETTER_SUFFIX = ".dead-letter"
+ATTEMPTS_HEADER = "x-oms-attempts"
+PERSISTENT = 2
+
+CONNECT_TIMEOUT = 2.0  # seconds to open a TCP connection to the broker
+CONFIRM_TIMEOUT = 5.0  # seconds to wait for the broker to confirm a publish
+POLL_INTERVAL = 1.0  # seconds the consume loop waits for a message before checking `stop`
+RECONNECT_DELAY = 1.0
+HEARTBEAT = 30  # a handler may run up to ~2 heartbeats before the broker drops the consumer
+RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+Received = tuple[str, Message]  # (consumer, message)
+
+
+class RabbitTransport:
+    """The `Transport` over RabbitMQ.
+
+    `publish` may be called from many threads. `consume` runs the consumers bound
+    here until `stop` is set; run it in one thread per process (or several processes:
+    they share each consumer's queue).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        max_attempts: int = 5,
+        prefetch: int = 16,
+        namespace: str = "",
+    ) -> None:
+        self.url = url
+        self.max_attempts = max_attempts
+        self.prefetch = prefetch
+        self.namespace = namespace
+        self._bindings: dict[str, dict[str, Delivery]] = {}
+        self._producers = _ProducerPool(self._publishing_connection)
+        self._declare_lock = threading.Lock()
+        self._declared = False
+
+    # -- names ------------------------------------------------------------------
+
+    def exchange_name(self, publisher: str) -> str:
+        return self.namespace + publisher
+
+    def queue_name(self, consumer: str) -> str:
+        return self.namespace + consumer
+
+    def dead_letter_queue_name(self, consumer: str) -> str:
+        return self.queue_name(consumer) + DEAD_LETTER_SUFFIX
+
+    @property
+    def dead_letter_exchange_name(self) -> str:
+        return self.namespace + DEAD_LETTER_EXCHANGE
+
+    # -- the Transport protocol -------------------------------------------------
+
+    def bind(self, consumer: str, event_types: Iterable[str], deliver: Delivery) -> None:
+        routes = self._bindings.setdefault(consumer, {})
+        for event_type in event_types:
+            if event_type not in CATALOGUE:
+                raise ValueError(f"{event_type!r} is not in the event catalogue")
+            routes[event_type] = deliver
+        self._declared = False  # the next publish or consume declares the new bindings
+
+    def publish(self, event: Event) -> None:
+        """Publish `event` persistently and wait for the broker's confirm; raise if refused."""
+        event_type = CATALOGUE.get(event.type)
+        if event_type is None:
+            raise MalformedEvent(f"unknown event type {event.type!r}")
+        exchange = self._exchange(event_type.publisher)
+        self._declare_once()
+        with self._producers.acquire() as producer:
+            producer.publish(
+                event.to_json(),
+                exchange=exchange,
+                routing_key=event.type,
+                declare=[exchange],
+                retry=True,
+                retry_policy=RETRY_POLICY,
+                timeout=CONFIRM_TIMEOUT,
+                **_properties(event),
+            )
+
+    def ping(self) -> None:
+        with Connection(self.url, connect_timeout=CONNECT_TIMEOUT) as connection:
+            connection.ensure_connection(max_retries=0)
+
+    def close(self) -> None:
+        self._producers.close()
+
+    # -- topology ---------------------------------------------------------------
+
+    def declare(self) -> None:
+        """Declare every exchange, and every bound queue, binding and dead-letter queue."""
+        with self._connection() as connection:
+            connection.ensure_connection(max_retries=0)
+            self._declare_on(connection.default_channel)
+        self._declared = True
+
+    def _declare_once(self) -> None:
+        # Queues declared before the first publish cannot miss it, whichever process
+        # starts first.
+        if self._declared:
+            return
+        with self._declare_lock:
+            if not self._declared:
+                self.declare()
+
+    def _declare_on(self, channel: Any) -> None:
+        for publisher in PUBLISHERS:
+            self._exchange(publisher)(channel).declare()
+        for consumer in self._bindings:
+            self._dead_letter_queue(consumer)(channel).declare()
+            self._queue(consumer)(channel).declare()
+
+    def _exchange(self, publisher: str) -> Exchange:
+        return Exchange(self.exchange_name(publisher), type="topic", durable=True)
+
+    def _dead_letter_exchange(self) -> Exchange:
+        return Exchange(self.dead_letter_exchange_name, type="direct", durable=True)
+
+    def _queue(self, consumer: str) -> Queue:
+        name = self.queue_name(consumer)
+        bindings = [
+            binding(self._exchange(CATALOGUE[event_type].publisher), routing_key=event_type)
+            for event_type in sorted(self._bindings[consumer])
+        ]
+        arguments = {
+            "x-dead-letter-exchange": self.dead_letter_exchange_name,
+            "x-dead-letter-routing-key": name,
+        }
+        return Queue(name, bindings=bindings, durable=True, queue_arguments=arguments)
+
+    def _dead_letter_queue(self, consumer: str) -> Queue:
+        return Queue(
+            self.dead_letter_queue_name(consumer),
+            exchange=self._dead_letter_exchange(),
+            routing_key=self.queue_name(consumer),
+            durable=True,
+        )
+
+    # -- connections ------------------------------------------------------------
+
+    def _connection(self, heartbeat: int = 0) -> Connection:
+        options = {"confirm_publish": True, **RETRY_POLICY}  # bounds reconnects, too
+        return Connection(
+            self.url,
+            connect_timeout=CONNECT_TIMEOUT,
+            heartbeat=heartbeat,
+            transport_options=options,
+        )
+
+    def _publishing_connection(self) -> Connection:
+        return self._connection()
+
+    # -- consuming --------------------------------------------------------------
+
+    def consume(self, stop: threading.Event) -> None:
+        """Deliver events to the bound consumers until `stop` is set; reconnect when cut off."""
+        errors = _recoverable_errors(self._connection())
+        while not stop.is_set():
+            try:
+                self._consume_session(stop)
+            except errors as error:
+                log.warning("broker connection lost (%s); reconnecting", error)
+                stop.wait(RECONNECT_DELAY)
+
+    run_consumers = consume
+
+    def _consume_session(self, stop: threading.Event) -> None:
+        received: deque[Received] = deque()
+        with self._connection(heartbeat=HEARTBEAT) as connection, ExitStack() as consumers:
+            connection.ensure_connection(max_retries=0)
+            self._declare_on(connection.default_channel)
+            for consumer in self._bindings:
+                consumers.enter_context(self._consumer(connection, consumer, received))
+            retry_producer = Producer(connection.channel())
+            log.info("consuming %s", ", ".join(self._bindings) or "nothing")
+            while not stop.is_set():
+                _drain(connection)
+                self._handle_received(received, retry_producer, stop)
+
+    def _consumer(
+        self, connection: Connection, consumer: str, received: deque[Received]
+    ) -> Consumer:
+        def on_message(message: Message) -> None:
+            received.append((consumer, message))  # handled outside the AMQP frame loop
+
+        channel = connection.channel()
+        kombu_consumer = Consumer(
+            channel, queues=[self._queue(consumer)], on_message=on_message, auto_declare=False
+        )
+        kombu_consumer.qos(prefetch_count=self.prefetch)
+        return kombu_consumer
+
+    def _handle_received(
+        self, received: deque[Received], retry_producer: Producer, stop: threading.Event
+    ) -> None:
+        while received and not stop.is_set():
+            consumer, message = received.popleft()
+            self._handle(consumer, message, retry_producer)
+        # Whatever is left unacked goes back to its queue when the connection closes.
+
+    def _handle(self, consumer: str, message: Message, retry_producer: Producer) -> None:
+        attempt = _attempts(message) + 1
+        try:
+            event = Event.from_json(message.body)
+            self._route(consumer, event)(event)
+        except MalformedEvent as error:
+            log.error("dead-lettered for %s, malformed: %r (%s)", consumer, message.body, error)
+            message.reject(requeue=False)
+        except Exception as error:
+            self._failed(consumer, message, attempt, error, retry_producer)
+        else:
+            message.ack()
+
+    def _route(self, consumer: str, event: Event) -> Delivery:
+        deliver = self._bindings[consumer].get(event.type)
+        if deliver is None:  # e.g. a binding left on the broker by an older version
+            raise MalformedEvent(f"{consumer} does not handle {event.type!r}")
+        return deliver
+
+    def _failed(
+        self,
+        consumer: str,
+        message: Message,
+        attempt: int,
+        error: Exception,
+        retry_producer: Producer,
+    ) -> None:
+        if attempt >= self.max_attempts:
+            log.error(
+                "dead-lettered for %s after %d attempts: %r (%r)",
+                consumer, attempt, message.body, error,
+            )
+            message.reject(requeue=False)
+            return
+        log.warning("consumer %s failed (attempt %d): %r", consumer, attempt, error)
+        self._requeue(consumer, message, attempt, retry_producer)
+        message.ack()  # only once its copy is confirmed in the queue
+
+    def _requeue(
+        self, consumer: str, message: Message, attempt: int, retry_producer: Producer
+    ) -> None:
+        properties = message.properties
+        retry_producer.publish(
+            message.body,
+            exchange="",  # the default exchange routes to the queue named by the key
+            routing_key=self.queue_name(consumer),
+            headers={**(message.headers or {}), ATTEMPTS_HEADER: attempt},
+            content_type=message.content_type or CONTENT_TYPE,
+            content_encoding=message.content_encoding or "utf-8",
+            delivery_mode=PERSISTENT,
+            message_id=properties.get("message_id"),
+            correlation_id=properties.get("correlation_id"),
+            type=properties.get("type"),
+            timeout=CONFIRM_TIMEOUT,
+        )
+
+
+class _ProducerPool:
+    """Producers for many threads: each publish borrows one; a failed one is discarded."""
+
+    def __init__(self, connect: Callable[[], Connection]) -> None:
+        self._connect = connect
+        self._idle: list[Producer] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def acquire(self) -> Iterator[Producer]:
+        with self._lock:
+            producer = self._idle.pop() if self._idle else None
+        if producer is None:
+            producer = Producer(self._connect())
+        try:
+            yield producer
+        except BaseException:
+            _release(producer)  # its connection or channel may be broken: start afresh
+            raise
+        with self._lock:
+            self._idle.append(producer)
+
+    def close(self) -> None:
+        """Close the idle connections (a later publish opens new ones)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for producer in idle:
+            _release(producer)
+
+
+def _release(producer: Producer) -> None:
+    try:
+        producer.connection.release()
+    except Exception as error:  # closing a broken connection may fail again: nothing to keep
+        log.debug("closing a publishing connection: %r", error)
+
+
+def _properties(event: Event) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "content_type": CONTENT_TYPE,
+        "content_encoding": "utf-8",
+        "delivery_mode": PERSISTENT,
+        "message_id": event.id,
+        "type": event.type,
+        "headers": {
+            "ce-specversion": event.specversion,
+            "ce-id": event.id,
+            "ce-type": event.type,
+            "ce-source": event.source,
+            "ce-time": event.time,
+        },
+    }
+    if event.correlationid is not None:
+        properties["correlation_id"] = event.correlationid
+        properties["headers"]["ce-correlationid"] = event.correlationid
+    return properties
+
+
+def _attempts(message: Message) -> int:
+    """How many times this message has failed already (0 for a new one)."""
+    try:
+        return max(int((message.headers or {}).get(ATTEMPTS_HEADER, 0)), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _drain(connection: Connection) -> None:
+    connection.heartbeat_check()
+    try:
+        connection.drain_events(timeout=POLL_INTERVAL)
+    except TimeoutError:  # socket.timeout: nothing arrived
+        return
+
+
+def _recoverable_errors(connection: Connection) -> tuple[type[BaseException], ...]:
+    return (KombuError, *connection.connection_errors, *connection.channel_errors)

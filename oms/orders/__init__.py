@@ -1,0 +1,55 @@
+"""The orders module: orders, their saga states and their timeline.
+
+Public API: the names below are all that other packages may use.
+"""
+
+from oms.orders.handlers import event_handlers
+from oms.orders.models import MESSAGES, Base
+from oms.orders.routes import blueprints
+from oms.orders.schemas import (
+    ItemRequest,
+    OrderPage,
+    OrderSchema,
+    OrderSummaryPage,
+    OrderSummarySchema,
+)
+from oms.orders.service import (
+    CANCELLED,
+    INSUFFICIENT_INVENTORY,
+    PAYMENT_DECLINED,
+    LineItem,
+    OrderRequest,
+    OrderView,
+    cancel_order,
+    get_order,
+    list_orders,
+    place_order,
+    ship_order,
+    wait_until_settled,
+)
+
+metadata = Base.metadata
+
+__all__ = [
+    "CANCELLED",
+    "INSUFFICIENT_INVENTORY",
+    "MESSAGES",
+    "PAYMENT_DECLINED",
+    "ItemRequest",
+    "LineItem",
+    "OrderPage",
+    "OrderRequest",
+    "OrderSchema",
+    "OrderSummaryPage",
+    "OrderSummarySchema",
+    "OrderView",
+    "blueprints",
+    "cancel_order",
+    "event_handlers",
+    "get_order",
+    "list_orders",
+    "metadata",
+    "place_order",
+    "ship_order",
+    "wait_until_settled",
+]

@@ -1,0 +1,47 @@
+"""The orders module's own API (the seed's port 3001)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from flask_smorest import Blueprint
+
+from oms.errors import Invalid
+from oms.http.app import current_runtime
+from oms.http.auth import ADMIN, requires
+from oms.orders import service
+from oms.orders.schemas import NewOrder, OrderSchema
+
+blueprint = Blueprint("orders", __name__, url_prefix="/api/v1/orders", description="Orders")
+
+
+@blueprint.post("")
+@requires(ADMIN)
+@blueprint.arguments(NewOrder)
+@blueprint.response(201, OrderSchema)
+def place_order(body: dict) -> service.OrderView:
+    items = [
+        service.LineItem(str(item["product_id"]), item["quantity"], item["unit_price"])
+        for item in body["items"]
+    ]
+    request = service.OrderRequest(
+        user_id=str(body["user_id"]),
+        items=items,
+        shipping_address=body["shipping_address"],
+        payment_method=body["payment_method"],
+    )
+    claimed_total = body.get("total_amount")
+    if claimed_total is not None and claimed_total != request.total_amount:
+        raise Invalid(
+            "totalAmount does not match the items.",
+            {"totalAmount": [f"The items add up to {request.total_amount}."]},
+        )
+    return service.place_order(current_runtime(), request)
+
+
+@blueprint.get("/<uuid:order_id>")
+@requires(ADMIN)
+@blueprint.response(200, OrderSchema)
+def get_order(order_id: UUID) -> service.OrderView:
+    return service.get_order(current_runtime(), str(order_id))
+blueprints = [blueprint]

@@ -1,0 +1,78 @@
+"""Request and response bodies of the orders module."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from oms.http.schemas import CamelSchema, CardToken, Money, PageSchema, PostalAddress
+
+MAX_QUANTITY = 1000
+MAX_LINES = 100
+
+
+class ItemRequest(CamelSchema):
+    product_id = fields.UUID(required=True)
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
+
+
+ITEMS = {"required": True, "validate": validate.Length(min=1, max=MAX_LINES)}
+
+
+class PricedItemRequest(ItemRequest):
+    unit_price = Money(required=True)
+
+
+class NewOrder(CamelSchema):
+    """An order placed directly on the orders port: the caller supplies prices."""
+
+    user_id = fields.UUID(required=True)
+    items = fields.List(fields.Nested(PricedItemRequest), **ITEMS)
+    total_amount = Money()
+    shipping_address = fields.Nested(PostalAddress, required=True)
+    payment_method = fields.Nested(CardToken, required=True)
+
+
+class LineItemSchema(CamelSchema):
+    product_id = fields.String(required=True)
+    quantity = fields.Integer(required=True)
+    unit_price = Money(required=True)
+    line_total = Money(required=True)
+
+
+class TimelineEntrySchema(CamelSchema):
+    type = fields.String(required=True)
+    status = fields.String(required=True)
+    cause = fields.String(required=True)
+    at = fields.DateTime(required=True)
+
+
+class OrderSchema(CamelSchema):
+    order_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    status = fields.String(required=True)
+    total_amount = Money(required=True)
+    currency = fields.String(required=True)
+    items = fields.List(fields.Nested(LineItemSchema), required=True)
+    shipping_address = fields.Nested(PostalAddress, required=True)
+    cancel_reason = fields.String(allow_none=True)
+    events = fields.List(fields.Nested(TimelineEntrySchema), required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class OrderPage(PageSchema):
+    items = fields.List(fields.Nested(OrderSchema), required=True)
+
+
+class OrderSummarySchema(CamelSchema):
+    """The mobile app's light view of an order."""
+
+    order_id = fields.String(required=True)
+    status = fields.String(required=True)
+    total_amount = Money(required=True)
+    created_at = fields.DateTime(required=True)
+    item_count = fields.Integer(required=True)
+
+
+class OrderSummaryPage(PageSchema):
+    items = fields.List(fields.Nested(OrderSummarySchema), required=True)

@@ -1,0 +1,341 @@
+"""Use cases of the orders module: placing, following, cancelling and shipping orders."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from oms.bus import Event, UnitOfWork, events
+from oms.db import utc_now
+from oms.errors import Conflict, Invalid, NotFound
+from oms.http.schemas import Page
+from oms.money import format_money, to_money
+from oms.orders.models import MESSAGES, Order, OrderEvent, OrderItem
+from oms.runtime import Runtime
+
+PENDING, CONFIRMED, PROCESSING, SHIPPED, CANCELLED = (
+    "pending", "confirmed", "processing", "shipped", "cancelled",
+)
+IN_FLIGHT = (PENDING, CONFIRMED)
+NEXT_STATUSES = {
+    PENDING: {CONFIRMED, CANCELLED},
+    CONFIRMED: {PROCESSING, CANCELLED},
+    PROCESSING: {SHIPPED, CANCELLED},
+}
+INSUFFICIENT_INVENTORY = "insufficient_inventory"
+PAYMENT_DECLINED = "payment_declined"
+CUSTOMER_REQUEST = "customer_request"
+MAX_ORDER_TOTAL = Decimal("99999999.99")
+
+
+@dataclass(frozen=True)
+class LineItem:
+    product_id: str
+    quantity: int
+    unit_price: Decimal
+
+    @property
+    def line_total(self) -> Decimal:
+        return to_money(self.unit_price * self.quantity)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    type: str
+    status: str
+    cause: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order_id: str
+    user_id: str
+    status: str
+    total_amount: Decimal
+    currency: str
+    items: list[LineItem]
+    shipping_address: dict
+    cancel_reason: str | None
+    events: list[TimelineEntry]
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def item_count(self) -> int:
+        return sum(item.quantity for item in self.items)
+
+    @property
+    def is_settled(self) -> bool:
+        return self.status not in IN_FLIGHT
+
+    @classmethod
+    def of(cls, order: Order) -> OrderView:
+        return cls(
+            order_id=order.id,
+            user_id=order.user_id,
+            status=order.status,
+            total_amount=order.total_amount,
+            currency=order.currency,
+            items=[LineItem(i.product_id, i.quantity, i.unit_price) for i in order.items],
+            shipping_address=order.shipping_address,
+            cancel_reason=order.cancel_reason,
+            events=[TimelineEntry(e.type, e.status, e.cause, e.created_at) for e in order.events],
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+        )
+
+    def first_settled_status(self) -> tuple[str, str | None]:
+        """How the checkout saga ended, whatever happened to the order since."""
+        for entry in self.events:
+            if entry.status not in IN_FLIGHT:
+                reason = self.cancel_reason if entry.status == CANCELLED else None
+                return entry.status, reason
+        return self.status, None
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """What a checkout asks for; `fingerprint` identifies the request for idempotency."""
+
+    user_id: str
+    items: list[LineItem]
+    shipping_address: dict
+    payment_method: dict
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+
+    @property
+    def total_amount(self) -> Decimal:
+        return to_money(sum((item.line_total for item in self.items), Decimal(0)))
+
+
+def place_order(rt: Runtime, request: OrderRequest) -> OrderView:
+    """Create a pending order and announce it; a replayed idempotent request creates nothing."""
+    if request.total_amount > MAX_ORDER_TOTAL:
+        raise Invalid(
+            "The order is too large.", {"items": [f"The total must not exceed {MAX_ORDER_TOTAL}."]}
+        )
+    if request.idempotency_key:
+        existing = _replay(rt, request)
+        if existing is not None:
+            return existing
+    order = _new_order(rt, request)
+    try:
+        with rt.bus.unit_of_work(MESSAGES) as uow:
+            uow.session.add(order)
+            _log(order, "order.created", PENDING, cause="checkout")
+            uow.session.flush()
+            uow.publish(events.ORDER_CREATED, _created_data(order), correlation_id=order.id)
+    except IntegrityError:
+        existing = _replay(rt, request) if request.idempotency_key else None
+        if existing is None:
+            raise
+        return existing
+    return get_order(rt, order.id)
+
+
+def get_order(rt: Runtime, order_id: str, owner_id: str | None = None) -> OrderView:
+    """The order; with `owner_id`, another user's order is not found (not forbidden)."""
+    with rt.database.reading() as session:
+        order = session.get(Order, order_id)
+        if order is None or (owner_id is not None and order.user_id != owner_id):
+            raise NotFound("No such order.")
+        return OrderView.of(order)
+
+
+def list_orders(rt: Runtime, user_id: str, page: int, page_size: int) -> Page:
+    query = select(Order).where(Order.user_id == user_id)
+    with rt.database.reading() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(Order.created_at.desc(), Order.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+        return Page([OrderView.of(row) for row in rows], page, page_size, total)
+
+
+def wait_until_settled(rt: Runtime, order_id: str, timeout_seconds: float) -> OrderView:
+    """The order once its saga has settled, or as it stands when the wait runs out."""
+    deadline = time.monotonic() + timeout_seconds
+    pause = 0.005
+    order = get_order(rt, order_id)
+    while not order.is_settled and time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+        order = get_order(rt, order_id)
+    return order
+
+
+def cancel_order(rt: Runtime, order_id: str, owner_id: str) -> OrderView:
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        order = _locked_order(uow.session, order_id)
+        if order is None or order.user_id != owner_id:
+            raise NotFound("No such order.")
+        if CANCELLED not in NEXT_STATUSES.get(order.status, ()):
+            raise Conflict(f"An order that is {order.status} cannot be cancelled.")
+        _cancel(uow, order, CUSTOMER_REQUEST, cause="customer")
+    return get_order(rt, order_id)
+
+
+def ship_order(rt: Runtime, order_id: str) -> OrderView:
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        order = _locked_order(uow.session, order_id)
+        if order is None:
+            raise NotFound("No such order.")
+        if order.status != PROCESSING:
+            raise Conflict(f"Only a processing order can be shipped; this one is {order.status}.")
+        _move(order, SHIPPED, "order.shipped", cause="admin")
+        uow.publish(events.ORDER_SHIPPED, {"orderId": order.id}, correlation_id=order.id)
+    return get_order(rt, order_id)
+
+
+def confirm_order(uow: UnitOfWork, event: Event) -> None:
+    order = _order_in(uow, event, PENDING)
+    if order is None:
+        return
+    _move(order, CONFIRMED, "order.confirmed", cause=event.type, event_id=event.id)
+    uow.publish(
+        events.ORDER_CONFIRMED,
+        {
+            "orderId": order.id,
+            "userId": order.user_id,
+            "totalAmount": format_money(order.total_amount),
+            "currency": order.currency,
+            "paymentMethod": order.payment_method,
+        },
+        correlation_id=order.id,
+    )
+
+
+def reject_order(uow: UnitOfWork, event: Event, expected: str, reason: str) -> None:
+    order = _order_in(uow, event, expected)
+    if order is not None:
+        _cancel(uow, order, reason, cause=event.type, event_id=event.id)
+
+
+def mark_paid(uow: UnitOfWork, event: Event) -> None:
+    order = _order_in(uow, event, CONFIRMED)
+    if order is not None:
+        _move(order, PROCESSING, "order.processing", cause=event.type, event_id=event.id)
+
+
+def record_refund(uow: UnitOfWork, event: Event) -> None:
+    order = _locked_order(uow.session, event.data["orderId"])
+    if order is not None:
+        _log(order, "refund.created", order.status, cause=event.type, event_id=event.id)
+
+
+def _order_in(uow: UnitOfWork, event: Event, status: str) -> Order | None:
+    """The event's order if it is still in `status`; a late event changes nothing."""
+    order = _locked_order(uow.session, event.data["orderId"])
+    if order is None or order.status != status:
+        return None
+    return order
+
+
+def _cancel(
+    uow: UnitOfWork, order: Order, reason: str, cause: str, event_id: str | None = None
+) -> None:
+    order.cancel_reason = reason
+    _move(order, CANCELLED, "order.cancelled", cause=cause, event_id=event_id)
+    uow.publish(
+        events.ORDER_CANCELLED,
+        {
+            "orderId": order.id,
+            "items": [{"productId": i.product_id, "quantity": i.quantity} for i in order.items],
+            "reason": reason,
+        },
+        correlation_id=order.id,
+    )
+
+
+def _move(
+    order: Order, status: str, change: str, cause: str, event_id: str | None = None
+) -> None:
+    if status not in NEXT_STATUSES.get(order.status, ()):
+        raise Conflict(f"An order cannot go from {order.status} to {status}.")
+    order.status = status
+    order.updated_at = utc_now()
+    _log(order, change, status, cause, event_id)
+
+
+def _log(
+    order: Order, change: str, status: str, cause: str, event_id: str | None = None
+) -> None:
+    order.events.append(
+        OrderEvent(type=change, status=status, cause=cause, event_id=event_id, created_at=utc_now())
+    )
+
+
+def _locked_order(session: Session, order_id: str) -> Order | None:
+    return session.scalars(select(Order).where(Order.id == order_id).with_for_update()).first()
+
+
+def _new_order(rt: Runtime, request: OrderRequest) -> Order:
+    now = utc_now()
+    order_id = str(uuid.uuid4())
+    return Order(
+        id=order_id,
+        user_id=request.user_id,
+        status=PENDING,
+        total_amount=request.total_amount,
+        currency=rt.settings.currency,
+        shipping_address=request.shipping_address,
+        payment_method=request.payment_method,
+        idempotency_key=request.idempotency_key,
+        request_fingerprint=request.fingerprint,
+        created_at=now,
+        updated_at=now,
+        items=[
+            OrderItem(
+                order_id=order_id, position=position, product_id=item.product_id,
+                quantity=item.quantity, unit_price=item.unit_price,
+            )
+            for position, item in enumerate(request.items)
+        ],
+    )
+
+
+def _replay(rt: Runtime, request: OrderRequest) -> OrderView | None:
+    with rt.database.reading() as session:
+        order = session.scalars(
+            select(Order).where(
+                Order.user_id == request.user_id,
+                Order.idempotency_key == request.idempotency_key,
+            )
+        ).first()
+        if order is None:
+            return None
+        if order.request_fingerprint != request.fingerprint:
+            raise Invalid(
+                "This Idempotency-Key was used with another request.",
+                {"Idempotency-Key": ["Already used with a different body."]},
+            )
+        return OrderView.of(order)
+
+
+def _created_data(order: Order) -> dict:
+    return {
+        "orderId": order.id,
+        "userId": order.user_id,
+        "items": [
+            {
+                "productId": item.product_id,
+                "quantity": item.quantity,
+                "unitPrice": format_money(item.unit_price),
+            }
+            for item in order.items
+        ],
+        "totalAmount": format_money(order.total_amount),
+        "currency": order.currency,
+        "paymentMethod": order.payment_method,
+    }

@@ -1,0 +1,36 @@
+"""The payments module: saved cards, charges through the payment gateway, refunds.
+
+Public API: the names below are all that other packages may use.
+"""
+
+from oms.payments.handlers import event_handlers
+from oms.payments.models import MESSAGES, Base
+from oms.payments.routes import blueprints
+from oms.payments.schemas import PaymentMethodPage, PaymentMethodSchema, PaymentSchema
+from oms.payments.service import (
+    PaymentMethodView,
+    PaymentView,
+    add_payment_method,
+    get_payment_method,
+    list_payment_methods,
+    payments_of_order,
+)
+
+metadata = Base.metadata
+
+
+__all__ = [
+    "MESSAGES",
+    "PaymentMethodPage",
+    "PaymentMethodSchema",
+    "PaymentMethodView",
+    "PaymentSchema",
+    "PaymentView",
+    "add_payment_method",
+    "blueprints",
+    "event_handlers",
+    "get_payment_method",
+    "list_payment_methods",
+    "metadata",
+    "payments_of_order",
+]

@@ -1,0 +1,242 @@
+"""Use cases of the payments module: saved cards, charging orders, refunding them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from oms.bus import UnitOfWork, events
+from oms.db import utc_now
+from oms.errors import Conflict, NotFound
+from oms.http.schemas import Page
+from oms.money import format_money
+from oms.payments.gateway import PaymentGateway, gateway_named
+from oms.payments.models import MESSAGES, CancelledOrder, Payment, PaymentMethod, Refund
+from oms.runtime import Runtime
+
+PENDING, COMPLETED, FAILED, REFUNDED, CANCELLED = (
+    "pending", "completed", "failed", "refunded", "cancelled",
+)
+UNKNOWN_METHOD = "payment_method_not_found"
+
+
+@dataclass(frozen=True)
+class PaymentMethodView:
+    payment_method_id: str
+    user_id: str
+    type: str
+    brand: str | None
+    last4: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, method: PaymentMethod) -> PaymentMethodView:
+        return cls(
+            method.id, method.user_id, method.type, method.brand, method.last4, method.created_at
+        )
+
+
+@dataclass(frozen=True)
+class RefundView:
+    refund_id: str
+    amount: Decimal
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    payment_id: str
+    order_id: str
+    user_id: str
+    amount: Decimal
+    currency: str
+    status: str
+    failure_reason: str | None
+    refunds: list[RefundView]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentView:
+        return cls(
+            payment.id, payment.order_id, payment.user_id, payment.amount, payment.currency,
+            payment.status, payment.failure_reason,
+            [RefundView(r.id, r.amount, r.created_at) for r in payment.refunds],
+            payment.created_at, payment.updated_at,
+        )
+
+
+@dataclass(frozen=True)
+class OrderPayment:
+    """What payments needs to know of an order to charge it."""
+
+    order_id: str
+    user_id: str
+    amount: Decimal
+    currency: str
+    method: dict
+
+
+def add_payment_method(rt: Runtime, user_id: str, type: str, token: str) -> PaymentMethodView:
+    card = gateway_named(rt.settings.payment_gateway).describe(token)
+    method = PaymentMethod(
+        id=str(uuid.uuid4()), user_id=user_id, type=type, token=token,
+        brand=card.brand, last4=card.last4, created_at=utc_now(),
+    )
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        uow.session.add(method)
+    return PaymentMethodView.of(method)
+
+
+def list_payment_methods(rt: Runtime, user_id: str, page: int, page_size: int) -> Page:
+    query = select(PaymentMethod).where(PaymentMethod.user_id == user_id)
+    with rt.database.reading() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(PaymentMethod.created_at, PaymentMethod.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+    return Page([PaymentMethodView.of(row) for row in rows], page, page_size, total)
+
+
+def get_payment_method(
+    rt: Runtime, payment_method_id: str, owner_id: str | None = None
+) -> PaymentMethodView:
+    """A saved card; with `owner_id`, another user's card is not found (not forbidden)."""
+    with rt.database.reading() as session:
+        method = session.get(PaymentMethod, payment_method_id)
+    if method is None or (owner_id is not None and method.user_id != owner_id):
+        raise NotFound("No such payment method.")
+    return PaymentMethodView.of(method)
+
+
+def payments_of_order(rt: Runtime, order_id: str) -> list[PaymentView]:
+    with rt.database.reading() as session:
+        rows = session.scalars(select(Payment).where(Payment.order_id == order_id)).all()
+        return [PaymentView.of(row) for row in rows]
+
+
+def pay_order(rt: Runtime, order: OrderPayment) -> PaymentView:
+    """Charge an order outside the saga (the payments port); one payment per order."""
+    gateway = gateway_named(rt.settings.payment_gateway)
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        if _payment_of(uow.session, order.order_id) is not None:
+            raise Conflict("This order already has a payment.")
+        payment = _new_payment(order)
+        uow.session.add(payment)
+        _charge(uow, gateway, payment)
+    return PaymentView.of(payment)
+
+
+def record_intent(uow: UnitOfWork, order: OrderPayment) -> None:
+    """Note an order that will be charged once it is confirmed."""
+    if _payment_of(uow.session, order.order_id) is None:
+        uow.session.add(_new_payment(order))
+
+
+def charge_order(uow: UnitOfWork, gateway: PaymentGateway, order: OrderPayment) -> None:
+    """Charge a confirmed order once; a cancelled or already charged order is left alone."""
+    if uow.session.get(CancelledOrder, order.order_id) is not None:
+        return
+    payment = _payment_of(uow.session, order.order_id)
+    if payment is None:  # order.confirmed overtook order.created
+        payment = _new_payment(order)
+        uow.session.add(payment)
+    if payment.status == PENDING:
+        _charge(uow, gateway, payment)
+
+
+def compensate_cancelled_order(uow: UnitOfWork, gateway: PaymentGateway, order_id: str) -> None:
+    """Refund what was charged; make sure what was not charged never will be."""
+    payment = _payment_of(uow.session, order_id)
+    if payment is None:
+        uow.session.add(CancelledOrder(order_id=order_id, cancelled_at=utc_now()))
+    elif payment.status == PENDING:
+        _settle(payment, CANCELLED)
+    elif payment.status == COMPLETED:
+        _refund(uow, gateway, payment)
+
+
+def _charge(uow: UnitOfWork, gateway: PaymentGateway, payment: Payment) -> None:
+    token = _token_for(uow.session, payment)
+    if token is None:
+        _decline(uow, payment, UNKNOWN_METHOD)
+        return
+    # The payment id is the gateway's idempotency key: a redelivered event cannot charge twice.
+    charge = gateway.charge(token, payment.amount, payment.currency, idempotency_key=payment.id)
+    payment.charge_id = charge.charge_id
+    if not charge.succeeded:
+        _decline(uow, payment, charge.decline_reason or "declined")
+        return
+    _settle(payment, COMPLETED)
+    uow.publish(
+        events.PAYMENT_COMPLETED,
+        {"orderId": payment.order_id, "paymentId": payment.id,
+         "amount": format_money(payment.amount)},
+        correlation_id=payment.order_id,
+    )
+
+
+def _decline(uow: UnitOfWork, payment: Payment, reason: str) -> None:
+    payment.failure_reason = reason
+    _settle(payment, FAILED)
+    uow.publish(
+        events.PAYMENT_FAILED,
+        {"orderId": payment.order_id, "paymentId": payment.id, "reason": reason},
+        correlation_id=payment.order_id,
+    )
+
+
+def _refund(uow: UnitOfWork, gateway: PaymentGateway, payment: Payment) -> None:
+    refund_id = str(uuid.uuid4())
+    gateway_refund_id = gateway.refund(
+        payment.charge_id or "", payment.amount, idempotency_key=f"refund-{payment.id}"
+    )
+    payment.refunds.append(
+        Refund(
+            id=refund_id, payment_id=payment.id, amount=payment.amount,
+            gateway_refund_id=gateway_refund_id, created_at=utc_now(),
+        )
+    )
+    _settle(payment, REFUNDED)
+    uow.publish(
+        events.REFUND_CREATED,
+        {"orderId": payment.order_id, "paymentId": payment.id, "refundId": refund_id,
+         "amount": format_money(payment.amount)},
+        correlation_id=payment.order_id,
+    )
+
+
+def _settle(payment: Payment, status: str) -> None:
+    payment.status = status
+    payment.updated_at = utc_now()
+
+
+def _token_for(session: Session, payment: Payment) -> str | None:
+    if "token" in payment.method:
+        return payment.method["token"]
+    method = session.get(PaymentMethod, payment.method.get("paymentMethodId", ""))
+    if method is None or method.user_id != payment.user_id:
+        return None
+    return method.token
+
+
+def _payment_of(session: Session, order_id: str) -> Payment | None:
+    return session.scalars(
+        select(Payment).where(Payment.order_id == order_id).with_for_update()
+    ).first()
+
+
+def _new_payment(order: OrderPayment) -> Payment:
+    now = utc_now()
+    return Payment(
+        id=str(uuid.uuid4()), order_id=order.order_id, user_id=order.user_id,
+        amount=order.amount, currency=order.currency, status=PENDING, method=order.method,
+        created_at=now, updated_at=now,
+    )

@@ -1,0 +1,45 @@
+"""The products module: the catalogue and its stock, held and released for orders.
+
+Public API: the names below are all that other packages may use.
+"""
+
+from oms.products.handlers import event_handlers
+from oms.products.models import MESSAGES, Base
+from oms.products.routes import blueprints
+from oms.products.schemas import (
+    NewProduct,
+    ProductChanges,
+    ProductPage,
+    ProductSchema,
+    StockChange,
+)
+from oms.products.service import (
+    ProductView,
+    adjust_stock,
+    create_product,
+    get_product,
+    get_products,
+    list_products,
+    update_product,
+)
+
+metadata = Base.metadata
+
+__all__ = [
+    "MESSAGES",
+    "NewProduct",
+    "ProductChanges",
+    "ProductPage",
+    "ProductSchema",
+    "ProductView",
+    "StockChange",
+    "adjust_stock",
+    "blueprints",
+    "create_product",
+    "event_handlers",
+    "get_product",
+    "get_products",
+    "list_products",
+    "metadata",
+    "update_product",
+]

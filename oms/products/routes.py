@@ -1,0 +1,32 @@
+"""The products module's own API (the seed's port 3002)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from flask_smorest import Blueprint
+
+from oms.http.app import current_runtime
+from oms.http.auth import ADMIN, requires
+from oms.products import service
+from oms.products.schemas import NewProduct, ProductSchema
+
+blueprint = Blueprint(
+    "products", __name__, url_prefix="/api/v1/products", description="Products"
+)
+
+
+@blueprint.post("")
+@requires(ADMIN)
+@blueprint.arguments(NewProduct)
+@blueprint.response(201, ProductSchema)
+def create_product(body: dict) -> service.ProductView:
+    return service.create_product(current_runtime(), **body)
+
+
+@blueprint.get("/<uuid:product_id>")
+@requires(ADMIN)
+@blueprint.response(200, ProductSchema)
+def get_product(product_id: UUID) -> service.ProductView:
+    return service.get_product(current_runtime(), str(product_id))
+blueprints = [blueprint]

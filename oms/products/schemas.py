@@ -1,0 +1,53 @@
+"""Request and response bodies of the products module."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from oms.http.schemas import CamelSchema, Money, PageSchema
+from oms.products.service import MAX_STOCK
+
+NAME = validate.Length(min=1, max=200)
+DESCRIPTION = validate.Length(max=5000)
+
+
+class NewProduct(CamelSchema):
+    name = fields.String(required=True, validate=NAME)
+    sku = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", error="Not a valid SKU."),
+    )
+    price = Money(required=True)
+    description = fields.String(load_default=None, allow_none=True, validate=DESCRIPTION)
+    stock = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_STOCK))
+
+
+class ProductChanges(CamelSchema):
+    name = fields.String(validate=NAME)
+    price = Money()
+    description = fields.String(allow_none=True, validate=DESCRIPTION)
+
+
+class StockChange(CamelSchema):
+    delta = fields.Integer(
+        required=True, validate=validate.Range(min=-MAX_STOCK, max=MAX_STOCK)
+    )
+
+
+class StockSchema(CamelSchema):
+    available = fields.Integer(required=True)
+
+
+class ProductSchema(CamelSchema):
+    product_id = fields.String(required=True)
+    name = fields.String(required=True)
+    sku = fields.String(required=True)
+    price = Money(required=True)
+    description = fields.String(allow_none=True)
+    stock = fields.Nested(StockSchema, required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class ProductPage(PageSchema):
+    items = fields.List(fields.Nested(ProductSchema), required=True)

@@ -1,0 +1,228 @@
+"""Use cases of the products module: the catalogue, stock, and holding stock for orders."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from oms.bus import UnitOfWork, events
+from oms.db import utc_now
+from oms.errors import Conflict, Invalid, NotFound
+from oms.http.schemas import Page
+from oms.money import format_money
+from oms.products.models import MESSAGES, Inventory, Product, StockHold, StockHoldItem
+from oms.runtime import Runtime
+
+RESERVED, RELEASED, REFUSED = "reserved", "released", "refused"
+MAX_STOCK = 1_000_000
+
+
+@dataclass(frozen=True)
+class ProductView:
+    product_id: str
+    name: str
+    sku: str
+    price: Decimal
+    description: str | None
+    available: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def stock(self) -> dict[str, int]:
+        return {"available": self.available}
+
+    @classmethod
+    def of(cls, product: Product) -> ProductView:
+        return cls(
+            product.id, product.name, product.sku, product.price, product.description,
+            product.inventory.available, product.created_at, product.updated_at,
+        )
+
+
+def create_product(
+    rt: Runtime, name: str, sku: str, price: Decimal, description: str | None = None, stock: int = 0
+) -> ProductView:
+    now = utc_now()
+    product = Product(
+        id=str(uuid.uuid4()), name=name, sku=sku, price=price, description=description,
+        created_at=now, updated_at=now,
+    )
+    product.inventory = Inventory(product_id=product.id, available=stock)
+    try:
+        with rt.bus.unit_of_work(MESSAGES) as uow:
+            if uow.session.scalar(select(Product.id).where(Product.sku == sku)):
+                raise Conflict("A product with this SKU already exists.")
+            uow.session.add(product)
+            uow.session.flush()
+            uow.publish(
+                events.PRODUCT_CREATED,
+                {"productId": product.id, "name": name, "sku": sku, "price": format_money(price)},
+                correlation_id=product.id,
+            )
+    except IntegrityError as error:  # lost a race with the same SKU
+        raise Conflict("A product with this SKU already exists.") from error
+    return ProductView.of(product)
+
+
+def update_product(rt: Runtime, product_id: str, changes: dict) -> ProductView:
+    """Change name, price or description; publish only the fields that really changed."""
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        product = _product(uow.session, product_id)
+        changed = {key: value for key, value in changes.items() if getattr(product, key) != value}
+        if changed:
+            for key, value in changed.items():
+                setattr(product, key, value)
+            product.updated_at = utc_now()
+            uow.publish(
+                events.PRODUCT_UPDATED,
+                {"productId": product_id, **_event_fields(changed)},
+                correlation_id=product_id,
+            )
+        view = ProductView.of(product)
+    return view
+
+
+def adjust_stock(rt: Runtime, product_id: str, delta: int) -> ProductView:
+    """Restock (delta > 0) or write off (delta < 0); stock never goes below zero."""
+    if delta == 0:
+        raise Invalid("Nothing to change.", {"delta": ["Must not be zero."]})
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        _product(uow.session, product_id)
+        changed = uow.session.execute(
+            update(Inventory)
+            .where(
+                Inventory.product_id == product_id,
+                Inventory.available + delta >= 0,
+                Inventory.available + delta <= MAX_STOCK,
+            )
+            .values(available=Inventory.available + delta)
+        ).rowcount
+        if not changed:
+            raise Conflict(f"Stock must stay between 0 and {MAX_STOCK}.")
+        uow.session.expire_all()
+        view = ProductView.of(_product(uow.session, product_id))
+    return view
+
+
+def get_product(rt: Runtime, product_id: str) -> ProductView:
+    with rt.database.reading() as session:
+        return ProductView.of(_product(session, product_id))
+
+
+def get_products(rt: Runtime, product_ids: Iterable[str]) -> dict[str, ProductView]:
+    """The products that exist among `product_ids`, by id (one query)."""
+    with rt.database.reading() as session:
+        rows = session.scalars(select(Product).where(Product.id.in_(set(product_ids)))).all()
+    return {row.id: ProductView.of(row) for row in rows}
+
+
+def list_products(rt: Runtime, page: int, page_size: int) -> Page:
+    with rt.database.reading() as session:
+        total = session.scalar(select(func.count()).select_from(Product)) or 0
+        rows = session.scalars(
+            select(Product)
+            .order_by(Product.created_at, Product.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+    return Page([ProductView.of(row) for row in rows], page, page_size, total)
+
+
+def reserve_stock(uow: UnitOfWork, order_id: str, wanted: dict[str, int]) -> None:
+    """Hold every item of an order, or none; tell orders which it was."""
+    if uow.session.get(StockHold, order_id) is not None:
+        return  # already decided, or the order was cancelled before we saw it
+    with uow.session.begin_nested() as attempt:
+        shortages = _take_stock(uow.session, wanted)
+        if shortages:
+            attempt.rollback()
+    if shortages:
+        uow.session.add(StockHold(order_id=order_id, state=REFUSED, updated_at=utc_now()))
+        uow.publish(
+            events.INVENTORY_INSUFFICIENT,
+            {"orderId": order_id, "shortages": shortages},
+            correlation_id=order_id,
+        )
+        return
+    uow.session.add(_hold(order_id, wanted))
+    uow.publish(
+        events.INVENTORY_RESERVED,
+        {"orderId": order_id, "items": _item_list(wanted)},
+        correlation_id=order_id,
+    )
+
+
+def release_stock(uow: UnitOfWork, order_id: str) -> None:
+    """Give back what a cancelled order holds; remember the cancellation either way."""
+    hold = uow.session.get(StockHold, order_id)
+    if hold is None:
+        uow.session.add(StockHold(order_id=order_id, state=RELEASED, updated_at=utc_now()))
+        return
+    if hold.state != RESERVED:
+        return
+    for item in sorted(hold.items, key=lambda item: item.product_id):
+        uow.session.execute(
+            update(Inventory)
+            .where(Inventory.product_id == item.product_id)
+            .values(available=Inventory.available + item.quantity)
+        )
+    hold.state = RELEASED
+    hold.updated_at = utc_now()
+
+
+def _take_stock(session: Session, wanted: dict[str, int]) -> list[dict]:
+    """Decrement each product if it has enough; the shortages, if any (then roll back)."""
+    shortages = []
+    # A fixed order of row locks keeps two multi-item orders from deadlocking.
+    for product_id in sorted(wanted):
+        quantity = wanted[product_id]
+        taken = session.execute(
+            update(Inventory)
+            .where(Inventory.product_id == product_id, Inventory.available >= quantity)
+            .values(available=Inventory.available - quantity)
+        ).rowcount
+        if not taken:
+            available = session.scalar(
+                select(Inventory.available).where(Inventory.product_id == product_id)
+            )
+            shortages.append(
+                {"productId": product_id, "requested": quantity, "available": available or 0}
+            )
+    return shortages
+
+
+def _hold(order_id: str, wanted: dict[str, int]) -> StockHold:
+    return StockHold(
+        order_id=order_id,
+        state=RESERVED,
+        updated_at=utc_now(),
+        items=[
+            StockHoldItem(order_id=order_id, product_id=product_id, quantity=quantity)
+            for product_id, quantity in sorted(wanted.items())
+        ],
+    )
+
+
+def _item_list(quantities: dict[str, int]) -> list[dict]:
+    return [{"productId": pid, "quantity": qty} for pid, qty in sorted(quantities.items())]
+
+
+def _product(session: Session, product_id: str) -> Product:
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound("No such product.")
+    return product
+
+
+def _event_fields(changed: dict) -> dict:
+    return {
+        key: format_money(value) if key == "price" else value for key, value in changed.items()
+    }
