@@ -6,15 +6,13 @@ attached under the schema's name, so the same qualified table names work on both
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from datetime import UTC, datetime
-
-from decimal import Decimal
-
 from sqlalchemy import DateTime, Engine, Numeric, String, TypeDecorator, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from oms.money import to_money
@@ -24,7 +22,7 @@ SCHEMAS = ("users", "products", "orders", "payments")
 
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
-        self.url = make_url(url)
+        self.url = with_driver(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = self._create_engine(pool_size)
         # Writers on SQLite take the write lock up front (BEGIN IMMEDIATE); a deferred
@@ -59,6 +57,14 @@ class Database:
         )
         _attach_schemas_on_connect(engine, sqlite_schema_files(self.url.database or ""))
         return engine
+
+
+def with_driver(url: str) -> URL:
+    """postgresql:// means psycopg2 here (SQLAlchemy 2.1 would pick psycopg 3)."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg2")
+    return parsed
 
 
 def sqlite_schema_files(main_file: str) -> dict[str, str]:

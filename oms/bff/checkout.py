@@ -75,7 +75,9 @@ def _priced_lines(rt: Runtime, items: list[dict]) -> list[orders.LineItem]:
     catalogue = products.get_products(rt, quantities)
     unknown = sorted(set(quantities) - set(catalogue))
     if unknown:
-        raise Invalid("Some products do not exist.", {"items": [f"Unknown product {pid}." for pid in unknown]})
+        raise Invalid(
+            "Some products do not exist.", {"items": [f"Unknown product {pid}." for pid in unknown]}
+        )
     return [
         orders.LineItem(pid, quantity, Decimal(catalogue[pid].price))
         for pid, quantity in quantities.items()

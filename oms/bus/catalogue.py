@@ -188,6 +188,3 @@ def event_type_of(event: Event) -> EventType:
         raise MalformedEvent(f"unknown event type {event.type!r}")
     event_type.check(event.data)
     return event_type
-
-
-

@@ -262,7 +262,10 @@ class RabbitTransport:
         if attempt >= self.max_attempts:
             log.error(
                 "dead-lettered for %s after %d attempts: %r (%r)",
-                consumer, attempt, message.body, error,
+                consumer,
+                attempt,
+                message.body,
+                error,
             )
             message.reject(requeue=False)
             return

@@ -67,7 +67,11 @@ class MemoryTransport:
             except Exception as error:
                 log.warning(
                     "consumer %s failed on %s %s (attempt %d): %s",
-                    consumer, event.type, event.id, attempt, error,
+                    consumer,
+                    event.type,
+                    event.id,
+                    attempt,
+                    error,
                 )
                 last_error = repr(error)
         log.error("dead-lettered for %s: %s (%s)", consumer, event.to_json(), last_error)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any
 
 import swagger_ui_bundle
@@ -104,7 +104,10 @@ def _add_operations_routes(app: Flask) -> None:
     def readyz() -> tuple[Response, int]:
         runtime = current_runtime()
         problems = {}
-        for part, check in (("database", runtime.database.ping), ("broker", runtime.bus.transport.ping)):
+        for part, check in (
+            ("database", runtime.database.ping),
+            ("broker", runtime.bus.transport.ping),
+        ):
             try:
                 check()
             except Exception as error:

@@ -57,9 +57,7 @@ class Money(fields.Field):
 
 class PageQuery(CamelSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    page_size = fields.Integer(
-        load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE)
-    )
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
 class PageSchema(CamelSchema):

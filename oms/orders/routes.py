@@ -44,4 +44,6 @@ def place_order(body: dict) -> service.OrderView:
 @blueprint.response(200, OrderSchema)
 def get_order(order_id: UUID) -> service.OrderView:
     return service.get_order(current_runtime(), str(order_id))
+
+
 blueprints = [blueprint]

@@ -21,7 +21,11 @@ from oms.orders.models import MESSAGES, Order, OrderEvent, OrderItem
 from oms.runtime import Runtime
 
 PENDING, CONFIRMED, PROCESSING, SHIPPED, CANCELLED = (
-    "pending", "confirmed", "processing", "shipped", "cancelled",
+    "pending",
+    "confirmed",
+    "processing",
+    "shipped",
+    "cancelled",
 )
 IN_FLIGHT = (PENDING, CONFIRMED)
 NEXT_STATUSES = {
@@ -258,9 +262,7 @@ def _cancel(
     )
 
 
-def _move(
-    order: Order, status: str, change: str, cause: str, event_id: str | None = None
-) -> None:
+def _move(order: Order, status: str, change: str, cause: str, event_id: str | None = None) -> None:
     if status not in NEXT_STATUSES.get(order.status, ()):
         raise Conflict(f"An order cannot go from {order.status} to {status}.")
     order.status = status
@@ -268,9 +270,7 @@ def _move(
     _log(order, change, status, cause, event_id)
 
 
-def _log(
-    order: Order, change: str, status: str, cause: str, event_id: str | None = None
-) -> None:
+def _log(order: Order, change: str, status: str, cause: str, event_id: str | None = None) -> None:
     order.events.append(
         OrderEvent(type=change, status=status, cause=cause, event_id=event_id, created_at=utc_now())
     )
@@ -297,8 +297,11 @@ def _new_order(rt: Runtime, request: OrderRequest) -> Order:
         updated_at=now,
         items=[
             OrderItem(
-                order_id=order_id, position=position, product_id=item.product_id,
-                quantity=item.quantity, unit_price=item.unit_price,
+                order_id=order_id,
+                position=position,
+                product_id=item.product_id,
+                quantity=item.quantity,
+                unit_price=item.unit_price,
             )
             for position, item in enumerate(request.items)
         ],

@@ -45,7 +45,9 @@ class SimulatedGateway:
 
     def describe(self, token: str) -> Card:
         if not token.startswith("tok_"):
-            raise Invalid("Not a card token.", {"token": ["Use a payment gateway token (tok_...)."]})
+            raise Invalid(
+                "Not a card token.", {"token": ["Use a payment gateway token (tok_...)."]}
+            )
         return Card(*KNOWN_CARDS.get(token, (None, None)))
 
     def charge(self, token: str, amount: Decimal, currency: str, idempotency_key: str) -> Charge:

@@ -16,7 +16,9 @@ payments_blueprint = Blueprint(
     "payments", __name__, url_prefix="/api/v1/payments", description="Payments"
 )
 methods_blueprint = Blueprint(
-    "payment-methods", __name__, url_prefix="/api/v1/payment-methods",
+    "payment-methods",
+    __name__,
+    url_prefix="/api/v1/payment-methods",
     description="Saved payment methods",
 )
 blueprints = [payments_blueprint, methods_blueprint]

@@ -20,7 +20,11 @@ from oms.payments.models import MESSAGES, CancelledOrder, Payment, PaymentMethod
 from oms.runtime import Runtime
 
 PENDING, COMPLETED, FAILED, REFUNDED, CANCELLED = (
-    "pending", "completed", "failed", "refunded", "cancelled",
+    "pending",
+    "completed",
+    "failed",
+    "refunded",
+    "cancelled",
 )
 UNKNOWN_METHOD = "payment_method_not_found"
 
@@ -64,10 +68,16 @@ class PaymentView:
     @classmethod
     def of(cls, payment: Payment) -> PaymentView:
         return cls(
-            payment.id, payment.order_id, payment.user_id, payment.amount, payment.currency,
-            payment.status, payment.failure_reason,
+            payment.id,
+            payment.order_id,
+            payment.user_id,
+            payment.amount,
+            payment.currency,
+            payment.status,
+            payment.failure_reason,
             [RefundView(r.id, r.amount, r.created_at) for r in payment.refunds],
-            payment.created_at, payment.updated_at,
+            payment.created_at,
+            payment.updated_at,
         )
 
 
@@ -85,8 +95,13 @@ class OrderPayment:
 def add_payment_method(rt: Runtime, user_id: str, type: str, token: str) -> PaymentMethodView:
     card = gateway_named(rt.settings.payment_gateway).describe(token)
     method = PaymentMethod(
-        id=str(uuid.uuid4()), user_id=user_id, type=type, token=token,
-        brand=card.brand, last4=card.last4, created_at=utc_now(),
+        id=str(uuid.uuid4()),
+        user_id=user_id,
+        type=type,
+        token=token,
+        brand=card.brand,
+        last4=card.last4,
+        created_at=utc_now(),
     )
     with rt.bus.unit_of_work(MESSAGES) as uow:
         uow.session.add(method)
@@ -177,8 +192,11 @@ def _charge(uow: UnitOfWork, gateway: PaymentGateway, payment: Payment) -> None:
     _settle(payment, COMPLETED)
     uow.publish(
         events.PAYMENT_COMPLETED,
-        {"orderId": payment.order_id, "paymentId": payment.id,
-         "amount": format_money(payment.amount)},
+        {
+            "orderId": payment.order_id,
+            "paymentId": payment.id,
+            "amount": format_money(payment.amount),
+        },
         correlation_id=payment.order_id,
     )
 
@@ -200,15 +218,22 @@ def _refund(uow: UnitOfWork, gateway: PaymentGateway, payment: Payment) -> None:
     )
     payment.refunds.append(
         Refund(
-            id=refund_id, payment_id=payment.id, amount=payment.amount,
-            gateway_refund_id=gateway_refund_id, created_at=utc_now(),
+            id=refund_id,
+            payment_id=payment.id,
+            amount=payment.amount,
+            gateway_refund_id=gateway_refund_id,
+            created_at=utc_now(),
         )
     )
     _settle(payment, REFUNDED)
     uow.publish(
         events.REFUND_CREATED,
-        {"orderId": payment.order_id, "paymentId": payment.id, "refundId": refund_id,
-         "amount": format_money(payment.amount)},
+        {
+            "orderId": payment.order_id,
+            "paymentId": payment.id,
+            "refundId": refund_id,
+            "amount": format_money(payment.amount),
+        },
         correlation_id=payment.order_id,
     )
 
@@ -236,7 +261,13 @@ def _payment_of(session: Session, order_id: str) -> Payment | None:
 def _new_payment(order: OrderPayment) -> Payment:
     now = utc_now()
     return Payment(
-        id=str(uuid.uuid4()), order_id=order.order_id, user_id=order.user_id,
-        amount=order.amount, currency=order.currency, status=PENDING, method=order.method,
-        created_at=now, updated_at=now,
+        id=str(uuid.uuid4()),
+        order_id=order.order_id,
+        user_id=order.user_id,
+        amount=order.amount,
+        currency=order.currency,
+        status=PENDING,
+        method=order.method,
+        created_at=now,
+        updated_at=now,
     )

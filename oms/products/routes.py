@@ -11,9 +11,7 @@ from oms.http.auth import ADMIN, requires
 from oms.products import service
 from oms.products.schemas import NewProduct, ProductSchema
 
-blueprint = Blueprint(
-    "products", __name__, url_prefix="/api/v1/products", description="Products"
-)
+blueprint = Blueprint("products", __name__, url_prefix="/api/v1/products", description="Products")
 
 
 @blueprint.post("")
@@ -29,4 +27,6 @@ def create_product(body: dict) -> service.ProductView:
 @blueprint.response(200, ProductSchema)
 def get_product(product_id: UUID) -> service.ProductView:
     return service.get_product(current_runtime(), str(product_id))
+
+
 blueprints = [blueprint]

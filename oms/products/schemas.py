@@ -29,9 +29,7 @@ class ProductChanges(CamelSchema):
 
 
 class StockChange(CamelSchema):
-    delta = fields.Integer(
-        required=True, validate=validate.Range(min=-MAX_STOCK, max=MAX_STOCK)
-    )
+    delta = fields.Integer(required=True, validate=validate.Range(min=-MAX_STOCK, max=MAX_STOCK))
 
 
 class StockSchema(CamelSchema):

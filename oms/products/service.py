@@ -42,8 +42,14 @@ class ProductView:
     @classmethod
     def of(cls, product: Product) -> ProductView:
         return cls(
-            product.id, product.name, product.sku, product.price, product.description,
-            product.inventory.available, product.created_at, product.updated_at,
+            product.id,
+            product.name,
+            product.sku,
+            product.price,
+            product.description,
+            product.inventory.available,
+            product.created_at,
+            product.updated_at,
         )
 
 
@@ -52,8 +58,13 @@ def create_product(
 ) -> ProductView:
     now = utc_now()
     product = Product(
-        id=str(uuid.uuid4()), name=name, sku=sku, price=price, description=description,
-        created_at=now, updated_at=now,
+        id=str(uuid.uuid4()),
+        name=name,
+        sku=sku,
+        price=price,
+        description=description,
+        created_at=now,
+        updated_at=now,
     )
     product.inventory = Inventory(product_id=product.id, available=stock)
     try:
@@ -223,6 +234,4 @@ def _product(session: Session, product_id: str) -> Product:
 
 
 def _event_fields(changed: dict) -> dict:
-    return {
-        key: format_money(value) if key == "price" else value for key, value in changed.items()
-    }
+    return {key: format_money(value) if key == "price" else value for key, value in changed.items()}

@@ -34,4 +34,6 @@ def get_user(user_id: UUID) -> service.UserView:
 @blueprint.response(200, AddressSchema)
 def get_address(user_id: UUID, address_id: UUID) -> service.AddressView:
     return service.get_address(current_runtime(), str(user_id), str(address_id))
+
+
 blueprints = [blueprint]

@@ -45,15 +45,23 @@ class AddressView:
 
     def postal_address(self) -> dict:
         return {
-            "line1": self.line1, "line2": self.line2, "city": self.city,
-            "postal_code": self.postal_code, "country": self.country,
+            "line1": self.line1,
+            "line2": self.line2,
+            "city": self.city,
+            "postal_code": self.postal_code,
+            "country": self.country,
         }
 
     @classmethod
     def of(cls, address: Address) -> AddressView:
         return cls(
-            address.id, address.line1, address.line2, address.city,
-            address.postal_code, address.country, address.created_at,
+            address.id,
+            address.line1,
+            address.line2,
+            address.city,
+            address.postal_code,
+            address.country,
+            address.created_at,
         )
 
 
@@ -89,8 +97,12 @@ def register(
             uow.session.flush()
             uow.publish(
                 events.USER_CREATED,
-                {"userId": user.id, "email": user.email,
-                 "firstName": first_name, "lastName": last_name},
+                {
+                    "userId": user.id,
+                    "email": user.email,
+                    "firstName": first_name,
+                    "lastName": last_name,
+                },
                 correlation_id=user.id,
             )
     except IntegrityError as error:  # lost a race with the same email
@@ -123,9 +135,7 @@ def get_user(rt: Runtime, user_id: str) -> UserView:
 
 def add_address(rt: Runtime, user_id: str, fields: dict) -> AddressView:
     get_user(rt, user_id)
-    address = Address(
-        id=str(uuid.uuid4()), user_id=user_id, created_at=datetime.now(UTC), **fields
-    )
+    address = Address(id=str(uuid.uuid4()), user_id=user_id, created_at=datetime.now(UTC), **fields)
     with rt.bus.unit_of_work(MESSAGES) as uow:
         uow.session.add(address)
     return AddressView.of(address)

@@ -1,0 +1,24 @@
+"""Gunicorn settings for `oms serve`: one process group bound to all six ports."""
+
+import multiprocessing
+import os
+
+from oms.config import Settings
+
+_settings = Settings.from_env()
+_host = os.environ.get("OMS_HOST", "127.0.0.1")
+
+bind = [f"{_host}:{port}" for port in _settings.ports.values()]
+worker_class = "gthread"
+# The embedded default keeps the in-memory bus inside one process, so it runs one
+# process with threads; on PostgreSQL + RabbitMQ the web tier scales out in processes.
+workers = int(
+    os.environ.get("OMS_WEB_WORKERS", "1" if not _settings.uses_broker else multiprocessing.cpu_count())
+)
+threads = int(os.environ.get("OMS_WEB_THREADS", "8"))
+timeout = 60
+graceful_timeout = 20
+keepalive = 5
+accesslog = os.environ.get("OMS_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("OMS_LOG_LEVEL", "info")

@@ -1,0 +1,137 @@
+"""The `oms` command: serve, worker, db upgrade, create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from oms.config import ConfigurationError, Settings
+
+GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
+PROJECT_ROOT = GUNICORN_CONFIG.parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("OMS_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigurationError as error:
+        print(f"oms: {error}", file=sys.stderr)
+        return 2
+    return args.command(settings, args)
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Every port under gunicorn; in broker mode the bus worker beside it."""
+    commands = [
+        [
+            sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG),
+            "--pythonpath", str(PROJECT_ROOT), "wsgi:create_app()",
+        ]
+    ]
+    if settings.uses_broker:
+        commands.append([sys.executable, "-m", "oms.cli", "worker"])
+    return _supervise(commands)
+
+
+def worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Bus consumers and the outbox relay, without any port: scale out by running more."""
+    if not settings.uses_broker:
+        print("oms: the worker needs a broker (OMS_BROKER_URL=amqp://...)", file=sys.stderr)
+        return 2
+    from oms.app import start_relay_thread, start_runtime
+
+    runtime = start_runtime(settings)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    relay = start_relay_thread(runtime, stop)
+    try:
+        runtime.bus.transport.consume(stop)  # type: ignore[attr-defined]
+    finally:
+        stop.set()
+        relay.join(timeout=5)
+        runtime.close()
+    return 0
+
+
+def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from oms.migrate import upgrade
+
+    upgrade(settings.database_url, args.revision)
+    return 0
+
+
+def create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from oms import users
+    from oms.app import start_runtime
+    from oms.errors import DomainError
+
+    runtime = start_runtime(settings)
+    try:
+        admin = users.create_admin(runtime, args.email, args.password)
+    except DomainError as error:
+        print(f"oms: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    print(f"admin {admin.email} created with id {admin.user_id}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oms", description="OMS order management system")
+    commands = parser.add_subparsers(required=True, metavar="command")
+    commands.add_parser("serve", help="serve every port").set_defaults(command=serve)
+    commands.add_parser("worker", help="run bus consumers and relay").set_defaults(command=worker)
+    db = commands.add_parser("db", help="database schema").add_subparsers(required=True)
+    upgrade = db.add_parser("upgrade", help="apply migrations")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(command=db_upgrade)
+    admin = commands.add_parser("create-admin", help="create an administrator")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", required=True)
+    admin.set_defaults(command=create_admin)
+    return parser
+
+
+def _supervise(commands: list[list[str]]) -> int:
+    """Run the children until one exits or we are told to stop; then stop them all."""
+    children = [subprocess.Popen(command) for command in commands]
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    while not stop.is_set() and all(child.poll() is None for child in children):
+        stop.wait(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return max((child.returncode or 0) for child in children) if not stop.is_set() else 0
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

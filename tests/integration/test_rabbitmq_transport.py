@@ -1,0 +1,508 @@
+"""RabbitTransport against a real broker: routing, acks, retries, dead letters, outages.
+
+Every test works under its own name prefix (`namespace`) and deletes what it declared.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import pytest
+from amqp.exceptions import PreconditionFailed
+from kombu import Connection, Exchange, Producer, Queue
+
+from oms.bus.catalogue import CATALOGUE, PUBLISHERS, event_type_of
+from oms.bus.envelope import Event, MalformedEvent
+from oms.bus.rabbitmq import ATTEMPTS_HEADER, RabbitTransport
+
+pytestmark = pytest.mark.rabbitmq
+
+AMQP_URL = os.environ.get("OMS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+CLOSED_PORT_URL = "amqp://guest:guest@127.0.0.1:1//"
+CONSUMERS = ("products", "payments", "orders")
+WAIT = 10.0
+
+
+# -- fixtures ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def amqp_url() -> str:
+    try:
+        with Connection(AMQP_URL, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=0)
+    except Exception as error:
+        message = f"RabbitMQ not reachable at {AMQP_URL}: {error}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return AMQP_URL
+
+
+@pytest.fixture
+def broker(amqp_url: str) -> Iterator[Connection]:
+    """A plain kombu connection, to look at the broker the way an operator would."""
+    with Connection(amqp_url, connect_timeout=2) as connection:
+        yield connection
+
+
+@pytest.fixture
+def namespace(broker: Connection) -> Iterator[str]:
+    prefix = f"test-{uuid.uuid4().hex[:10]}."
+    yield prefix
+    names = [prefix + consumer for consumer in CONSUMERS]
+    queues = names + [name + ".dead-letter" for name in names]
+    exchanges = [prefix + publisher for publisher in PUBLISHERS] + [prefix + "oms.dead-letter"]
+    with broker.channel() as channel:
+        for queue in queues:
+            channel.queue_delete(queue)
+        for exchange in exchanges:
+            channel.exchange_delete(exchange)
+
+
+@pytest.fixture
+def transports(amqp_url: str, namespace: str) -> Iterator[Callable[..., RabbitTransport]]:
+    made: list[RabbitTransport] = []
+
+    def make(url: str = amqp_url, **options: Any) -> RabbitTransport:
+        transport = RabbitTransport(url, namespace=namespace, **options)
+        made.append(transport)
+        return transport
+
+    yield make
+    for transport in made:
+        transport.close()
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+def order_created() -> Event:
+    order_id = str(uuid.uuid4())
+    data = {
+        "orderId": order_id,
+        "userId": str(uuid.uuid4()),
+        "items": [{"productId": str(uuid.uuid4()), "quantity": 2, "unitPrice": "9.99"}],
+        "totalAmount": "19.98",
+        "currency": "EUR",
+        "paymentMethod": {"type": "card", "token": "tok_visa"},
+    }
+    return Event(
+        type="order.created",
+        source="oms/orders",
+        data=data,
+        correlationid=order_id,
+        dataschema=CATALOGUE["order.created"].dataschema,
+    )
+
+
+def inventory_reserved() -> Event:
+    order_id = str(uuid.uuid4())
+    data = {"orderId": order_id, "items": [{"productId": str(uuid.uuid4()), "quantity": 1}]}
+    return Event(
+        type="inventory.reserved", source="oms/products", data=data, correlationid=order_id
+    )
+
+
+class Recorder:
+    """Handlers that record what they get; `fail` decides whether one raises this time."""
+
+    def __init__(self, fail: Callable[[Event, int], bool] = lambda event, calls: False) -> None:
+        self.fail = fail
+        self.received: list[tuple[str, Event]] = []
+        self._lock = threading.Lock()
+
+    def handler(self, consumer: str) -> Callable[[Event], None]:
+        def deliver(event: Event) -> None:
+            with self._lock:
+                self.received.append((consumer, event))
+                calls = sum(1 for _, seen in self.received if seen.id == event.id)
+            event_type_of(event)  # as the bus does: an invalid payload is MalformedEvent
+            if self.fail(event, calls):
+                raise RuntimeError(f"handler failed on call {calls}")
+
+        return deliver
+
+    def ids(self, consumer: str) -> list[str]:
+        with self._lock:
+            return [event.id for name, event in self.received if name == consumer]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the broker")
+        time.sleep(0.02)
+
+
+@contextmanager
+def consuming(transport: RabbitTransport) -> Iterator[list[BaseException]]:
+    """Run `transport.consume` in a thread; stop it and check it returns promptly."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            transport.consume(stop)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run, name="test-consumer", daemon=True)
+    thread.start()
+    try:
+        yield errors
+    finally:
+        stop.set()
+        stopping = time.monotonic()
+        thread.join(timeout=5)
+        assert not thread.is_alive(), "consume did not return after stop was set"
+        assert time.monotonic() - stopping < 2.5
+
+
+def message_count(broker: Connection, queue: str) -> int:
+    with broker.channel() as channel:
+        return channel.queue_declare(queue=queue, passive=True).message_count
+
+
+def take_all(broker: Connection, queue: str) -> list[Any]:
+    messages = []
+    with broker.channel() as channel:
+        bound = Queue(queue, no_declare=True)(channel)
+        while (message := bound.get(no_ack=True)) is not None:
+            messages.append(message)
+    return messages
+
+
+def text(body: str | bytes) -> str:
+    """A message body as the broker client hands it over (decoded when it can)."""
+    return body.decode() if isinstance(body, bytes) else body
+
+
+class Proxy:
+    """A TCP relay to the broker whose connections a test can cut, like a network failure."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._upstream = (host, port)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self.port = self._server.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shut(sock)
+
+    def close(self) -> None:
+        self._closed.set()
+        self.cut()
+        self._server.close()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._relay(client)
+
+    def _relay(self, client: socket.socket) -> None:
+        client.settimeout(None)
+        try:
+            upstream = socket.create_connection(self._upstream, timeout=2)
+        except OSError:
+            _shut(client)
+            return
+        upstream.settimeout(None)
+        with self._lock:
+            self._sockets += [client, upstream]
+        for source, target in ((client, upstream), (upstream, client)):
+            threading.Thread(target=_pump, args=(source, target), daemon=True).start()
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    with suppress(OSError):
+        while data := source.recv(65536):
+            target.sendall(data)
+    _shut(source)
+    _shut(target)
+
+
+def _shut(sock: socket.socket) -> None:
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+@pytest.fixture
+def proxy(broker: Connection) -> Iterator[Proxy]:
+    relay = Proxy(broker.hostname, broker.port or 5672)
+    yield relay
+    relay.close()
+
+
+def through(proxy: Proxy, broker: Connection) -> str:
+    via = Connection(
+        hostname="127.0.0.1",
+        port=proxy.port,
+        userid=broker.userid,
+        password=broker.password,
+        virtual_host=broker.virtual_host,
+    )
+    return via.as_uri(include_password=True)
+
+
+# -- tests ------------------------------------------------------------------------
+
+
+def test_order_created_reaches_products_and_payments_but_not_unrelated_events(
+    transports: Callable[..., RabbitTransport], broker: Connection, namespace: str
+) -> None:
+    recorder = Recorder()
+    consumer = transports()
+    consumer.bind("products", ["order.created", "order.cancelled"], recorder.handler("products"))
+    consumer.bind("payments", ["order.created", "order.confirmed"], recorder.handler("payments"))
+    consumer.declare()
+    publisher = transports()  # another process, in effect: it binds nothing
+    created, unrelated, fence = order_created(), inventory_reserved(), order_created()
+
+    with consuming(consumer) as errors:
+        publisher.publish(created)
+        publisher.publish(unrelated)
+        publisher.publish(fence)  # published after `unrelated`: once it is in, all is
+        wait_for(lambda: all(fence.id in recorder.ids(name) for name in ("products", "payments")))
+
+    assert errors == []
+    assert recorder.ids("products") == [created.id, fence.id]
+    assert recorder.ids("payments") == [created.id, fence.id]
+    for _, event in recorder.received:
+        if event.id == created.id:
+            assert event == created  # same id, data, time and correlation id
+    for queue in ("products", "payments"):
+        assert message_count(broker, namespace + queue) == 0
+        assert message_count(broker, namespace + queue + ".dead-letter") == 0
+
+
+def test_publishing_from_many_threads_delivers_each_event_once(
+    transports: Callable[..., RabbitTransport], broker: Connection, namespace: str
+) -> None:
+    recorder = Recorder()
+    consumer = transports()
+    consumer.bind("payments", ["order.created"], recorder.handler("payments"))
+    consumer.declare()
+    publisher = transports()
+    events = [order_created() for _ in range(200)]
+    batches = [events[start::8] for start in range(8)]
+
+    def publish_all(batch: list[Event]) -> None:
+        for event in batch:
+            publisher.publish(event)
+
+    with consuming(consumer) as errors:
+        threads = [threading.Thread(target=publish_all, args=(batch,)) for batch in batches]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=WAIT)
+        wait_for(lambda: len(recorder.ids("payments")) >= len(events))
+
+    assert errors == []
+    assert sorted(recorder.ids("payments")) == sorted(event.id for event in events)
+    assert message_count(broker, namespace + "payments") == 0
+
+
+def test_a_failing_handler_is_retried_and_the_message_acked_only_after_success(
+    transports: Callable[..., RabbitTransport], broker: Connection, namespace: str
+) -> None:
+    recorder = Recorder(fail=lambda event, calls: calls <= 2)
+    consumer = transports(max_attempts=5)
+    consumer.bind("products", ["order.created"], recorder.handler("products"))
+    consumer.declare()
+    event = order_created()
+
+    with consuming(consumer) as errors:
+        transports().publish(event)
+        wait_for(lambda: len(recorder.ids("products")) == 3)
+        time.sleep(0.3)  # room for a wrong fourth delivery
+
+    assert errors == []
+    assert recorder.ids("products") == [event.id] * 3
+    assert all(seen == event for _, seen in recorder.received)
+    # The consumer's connection is closed: anything unacked would be back in the queue.
+    assert message_count(broker, namespace + "products") == 0
+    assert message_count(broker, namespace + "products.dead-letter") == 0
+
+
+class ProcessDied(BaseException):
+    """Stands for the worker being killed while a handler runs."""
+
+
+def test_a_message_is_not_lost_when_the_consumer_dies_while_handling_it(
+    transports: Callable[..., RabbitTransport], broker: Connection, namespace: str
+) -> None:
+    def die(event: Event) -> None:
+        raise ProcessDied
+
+    dying = transports()
+    dying.bind("payments", ["order.created"], die)
+    dying.declare()
+    event = order_created()
+
+    with consuming(dying) as errors:
+        transports().publish(event)
+        wait_for(lambda: bool(errors))
+    assert isinstance(errors[0], ProcessDied)
+    wait_for(lambda: message_count(broker, namespace + "payments") == 1)
+
+    recorder = Recorder()
+    survivor = transports()
+    survivor.bind("payments", ["order.created"], recorder.handler("payments"))
+    with consuming(survivor) as errors:
+        wait_for(lambda: recorder.ids("payments") == [event.id])
+    assert errors == []
+    assert message_count(broker, namespace + "payments") == 0
+
+
+def test_unhandleable_messages_are_dead_lettered_and_the_consumer_goes_on(
+    transports: Callable[..., RabbitTransport], broker: Connection, namespace: str
+) -> None:
+    poison = order_created()
+    recorder = Recorder(fail=lambda event, calls: event.id == poison.id)
+    consumer = transports(max_attempts=3)
+    consumer.bind("products", ["order.created"], recorder.handler("products"))
+    consumer.declare()
+    invalid = Event(type="order.created", source="oms/orders", data={"orderId": "nope"})
+    good = order_created()
+
+    with consuming(consumer) as errors:
+        with broker.channel() as channel:
+            Producer(channel).publish(
+                b"this is not JSON",
+                exchange=namespace + "orders",
+                routing_key="order.created",
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+            )
+        publisher = transports()
+        for event in (invalid, poison, good):
+            publisher.publish(event)
+        wait_for(lambda: good.id in recorder.ids("products"))
+        wait_for(lambda: message_count(broker, namespace + "products.dead-letter") == 3)
+
+    assert errors == []
+    assert recorder.ids("products").count(poison.id) == 3  # max_attempts, then dead-lettered
+    assert recorder.ids("products").count(invalid.id) == 1  # malformed: no retry
+    assert recorder.ids("products").count(good.id) == 1
+    dead = take_all(broker, namespace + "products.dead-letter")
+    bodies = [text(message.body) for message in dead]
+    assert "this is not JSON" in bodies
+    dead_ids = {Event.from_json(body).id for body in bodies if body != "this is not JSON"}
+    assert dead_ids == {invalid.id, poison.id}
+    for message in dead:
+        assert message.headers["x-death"][0]["queue"] == namespace + "products"
+        assert message.headers["x-death"][0]["reason"] == "rejected"
+    retried = next(message for message in dead if poison.id in text(message.body))
+    assert retried.headers[ATTEMPTS_HEADER] == 2  # two failures recorded before the last
+    assert message_count(broker, namespace + "products") == 0
+
+
+def test_publish_and_consume_carry_on_after_the_connection_is_cut(
+    transports: Callable[..., RabbitTransport], broker: Connection, proxy: Proxy
+) -> None:
+    recorder = Recorder()
+    url = through(proxy, broker)
+    consumer = transports(url)
+    consumer.bind("orders", ["inventory.reserved"], recorder.handler("orders"))
+    consumer.declare()
+    publisher = transports(url)
+    before, after = inventory_reserved(), inventory_reserved()
+
+    with consuming(consumer) as errors:
+        publisher.publish(before)
+        wait_for(lambda: before.id in recorder.ids("orders"))
+        proxy.cut()  # both the publisher's pooled connection and the consumer's
+        publisher.publish(after)
+        wait_for(lambda: after.id in recorder.ids("orders"))
+
+    assert errors == []
+    assert set(recorder.ids("orders")) == {before.id, after.id}
+
+
+def test_publish_raises_promptly_when_the_broker_cannot_be_reached(
+    transports: Callable[..., RabbitTransport],
+) -> None:
+    transport = transports(CLOSED_PORT_URL)
+    started = time.monotonic()
+    with pytest.raises(Exception):  # noqa: B017 - the bus's relay takes any exception
+        transport.publish(order_created())
+    assert time.monotonic() - started < 5
+
+
+def test_ping_raises_on_a_closed_port_and_passes_on_the_broker(
+    transports: Callable[..., RabbitTransport],
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(Exception):  # noqa: B017 - any error means "not reachable"
+        transports(CLOSED_PORT_URL).ping()
+    assert time.monotonic() - started < 3
+    transports().ping()
+
+
+def test_topology_is_durable_and_messages_persistent(
+    transports: Callable[..., RabbitTransport], broker: Connection, namespace: str
+) -> None:
+    transport = transports()
+    transport.bind("products", ["order.created"], lambda event: None)
+    event = order_created()
+    transport.publish(event)  # the first publish declares the topology; nobody consumes
+
+    dead_letter = namespace + "oms.dead-letter"
+    arguments = {
+        "x-dead-letter-exchange": dead_letter,
+        "x-dead-letter-routing-key": namespace + "products",
+    }
+    with broker.channel() as channel:  # declaring what exists, equivalently, is a no-op
+        for publisher in PUBLISHERS:
+            Exchange(namespace + publisher, "topic", durable=True)(channel).declare()
+        Exchange(dead_letter, "direct", durable=True)(channel).declare()
+        channel.queue_declare(
+            namespace + "products", durable=True, auto_delete=False, arguments=arguments
+        )
+        channel.queue_declare(namespace + "products.dead-letter", durable=True, auto_delete=False)
+    for name in (namespace + "products", namespace + "products.dead-letter"):
+        with broker.channel() as channel, pytest.raises(PreconditionFailed):
+            channel.queue_declare(name, durable=False, auto_delete=False, arguments=arguments)
+    with broker.channel() as channel, pytest.raises(PreconditionFailed):
+        channel.exchange_declare(namespace + "orders", "topic", durable=False)
+
+    [message] = take_all(broker, namespace + "products")
+    assert message.properties["delivery_mode"] == 2
+    assert message.content_type == "application/json"
+    assert message.properties["message_id"] == event.id
+    assert message.headers["ce-type"] == "order.created"
+    assert message.headers["ce-source"] == "oms/orders"
+    assert Event.from_json(message.body) == event
+
+
+def test_bind_refuses_an_event_type_outside_the_catalogue(
+    transports: Callable[..., RabbitTransport],
+) -> None:
+    with pytest.raises(ValueError):
+        transports().bind("products", ["order.exploded"], lambda event: None)
+    with pytest.raises(MalformedEvent):
+        transports().publish(Event(type="order.exploded", source="oms/orders", data={}))

@@ -1,0 +1,11 @@
+"""The one WSGI entry point: every port of OMS, dispatched on the port a request came in on.
+
+    gunicorn -c config/gunicorn.conf.py 'wsgi:create_app()'
+"""
+
+from oms.app import PortDispatcher, create_wsgi_app
+from oms.config import Settings
+
+
+def create_app() -> PortDispatcher:
+    return create_wsgi_app(Settings.from_env())
