@@ -12,9 +12,8 @@ bind = [f"{_host}:{port}" for port in _settings.ports.values()]
 worker_class = "gthread"
 # The embedded default keeps the in-memory bus inside one process, so it runs one
 # process with threads; on PostgreSQL + RabbitMQ the web tier scales out in processes.
-workers = int(
-    os.environ.get("OMS_WEB_WORKERS", "1" if not _settings.uses_broker else multiprocessing.cpu_count())
-)
+_default_workers = multiprocessing.cpu_count() if _settings.uses_broker else 1
+workers = int(os.environ.get("OMS_WEB_WORKERS", _default_workers))
 threads = int(os.environ.get("OMS_WEB_THREADS", "8"))
 timeout = 60
 graceful_timeout = 20

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine, text
 
 from oms.app import create_port_apps, start_runtime
 from oms.config import Settings
-from oms.db import sqlite_schema_files
+from oms.db import sqlite_schema_files, with_driver
 from oms.migrate import upgrade
 from oms.runtime import Runtime
 from tests.support import Shop
@@ -50,3 +53,40 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 @pytest.fixture
 def shop(runtime: Runtime) -> Shop:
     return Shop(create_port_apps(runtime), runtime)
+
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "OMS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+AMQP_URL = os.environ.get("OMS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def require_service(name: str, check: Callable[[], object]) -> None:
+    """Skip when a real service is absent, except under CI, where it must be there."""
+    try:
+        check()
+    except Exception as error:
+        message = f"{name} is not reachable: {error}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message} (CI=true: the service must run)")
+        pytest.skip(message)
+
+
+def _postgres_admin() -> Engine:
+    return create_engine(
+        with_driver(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT", pool_pre_ping=True
+    )
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    admin = _postgres_admin()
+    require_service("PostgreSQL", lambda: admin.connect().close())
+    name = f"oms_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield with_driver(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
