@@ -37,7 +37,8 @@ PERSISTENT = 2
 CONNECT_TIMEOUT = 2.0  # seconds to open a TCP connection to the broker
 CONFIRM_TIMEOUT = 5.0  # seconds to wait for the broker to confirm a publish
 POLL_INTERVAL = 1.0  # seconds the consume loop waits for a message before checking `stop`
-RECONNECT_DELAY = 1.0
+RECONNECT_DELAY = 1.0  # doubling while the broker stays away, up to the maximum
+MAX_RECONNECT_DELAY = 15.0
 HEARTBEAT = 30  # a handler may run up to ~2 heartbeats before the broker drops the consumer
 RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
@@ -189,16 +190,20 @@ class RabbitTransport:
     def consume(self, stop: threading.Event) -> None:
         """Deliver events to the bound consumers until `stop` is set; reconnect when cut off."""
         errors = _recoverable_errors(self._connection())
+        failures = 0
         while not stop.is_set():
+            consuming = threading.Event()
             try:
-                self._consume_session(stop)
+                self._consume_session(stop, consuming)
             except errors as error:
-                log.warning("broker connection lost (%s); reconnecting", error)
-                stop.wait(RECONNECT_DELAY)
+                failures = 1 if consuming.is_set() else failures + 1
+                delay = min(RECONNECT_DELAY * 2 ** (failures - 1), MAX_RECONNECT_DELAY)
+                log.warning("broker connection lost (%s); reconnecting in %.0f s", error, delay)
+                stop.wait(delay)
 
     run_consumers = consume
 
-    def _consume_session(self, stop: threading.Event) -> None:
+    def _consume_session(self, stop: threading.Event, consuming: threading.Event) -> None:
         received: deque[Received] = deque()
         with self._connection(heartbeat=HEARTBEAT) as connection, ExitStack() as consumers:
             connection.ensure_connection(max_retries=0)
@@ -207,6 +212,7 @@ class RabbitTransport:
                 consumers.enter_context(self._consumer(connection, consumer, received))
             retry_producer = Producer(connection.channel())
             log.info("consuming %s", ", ".join(self._bindings) or "nothing")
+            consuming.set()
             while not stop.is_set():
                 _drain(connection)
                 self._handle_received(received, retry_producer, stop)

@@ -506,3 +506,13 @@ def test_bind_refuses_an_event_type_outside_the_catalogue(
         transports().bind("products", ["order.exploded"], lambda event: None)
     with pytest.raises(MalformedEvent):
         transports().publish(Event(type="order.exploded", source="oms/orders", data={}))
+
+
+def test_consume_keeps_retrying_while_the_broker_is_away_and_still_stops_promptly(
+    transports: Callable[..., RabbitTransport],
+) -> None:
+    transport = transports(CLOSED_PORT_URL)
+    transport.bind("orders", ["payment.completed"], lambda event: None)
+    with consuming(transport) as errors:
+        time.sleep(1.5)  # a few failed connection attempts
+    assert errors == []
