@@ -37,8 +37,14 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     """Every port under gunicorn; in broker mode the bus worker beside it."""
     commands = [
         [
-            sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG),
-            "--pythonpath", str(PROJECT_ROOT), "wsgi:create_app()",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(GUNICORN_CONFIG),
+            "--pythonpath",
+            str(PROJECT_ROOT),
+            "wsgi:create_app()",
         ]
     ]
     if settings.uses_broker:

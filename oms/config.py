@@ -29,6 +29,7 @@ class ConfigurationError(RuntimeError):
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     broker_url: str = DEFAULT_BROKER_URL
+    broker_namespace: str = ""
     jwt_secret: str = ""
     jwt_ttl_seconds: int = 3600
     bcrypt_rounds: int = 12
@@ -59,6 +60,7 @@ class Settings:
         settings = cls(
             database_url=env.get("OMS_DATABASE_URL", DEFAULT_DATABASE_URL),
             broker_url=env.get("OMS_BROKER_URL", DEFAULT_BROKER_URL),
+            broker_namespace=env.get("OMS_BROKER_NAMESPACE", ""),
             jwt_secret=env.get("OMS_JWT_SECRET", ""),
             jwt_ttl_seconds=int(env.get("OMS_JWT_TTL_SECONDS", "3600")),
             bcrypt_rounds=int(env.get("OMS_BCRYPT_ROUNDS", "12")),

@@ -30,4 +30,6 @@ def _transport_for(settings: Settings) -> Transport:
         return MemoryTransport(settings.max_delivery_attempts)
     from oms.bus.rabbitmq import RabbitTransport  # kombu is only loaded in broker mode
 
-    return RabbitTransport(settings.broker_url, settings.max_delivery_attempts)
+    return RabbitTransport(
+        settings.broker_url, settings.max_delivery_attempts, namespace=settings.broker_namespace
+    )

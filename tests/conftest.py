@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from kombu import Connection
 from sqlalchemy import Engine, create_engine, text
 
-from oms.app import create_port_apps, start_runtime
+from oms.app import create_port_apps, start_relay_thread, start_runtime
+from oms.bus.catalogue import PUBLISHERS
 from oms.config import Settings
 from oms.db import sqlite_schema_files, with_driver
 from oms.migrate import upgrade
@@ -90,3 +93,67 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    def connect() -> None:
+        with Connection(AMQP_URL, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=0)
+
+    require_service("RabbitMQ", connect)
+    return AMQP_URL
+
+
+@pytest.fixture
+def broker_namespace(amqp_url: str) -> Iterator[str]:
+    """A name prefix of the test's own exchanges and queues, deleted afterwards."""
+    prefix = f"test-{uuid.uuid4().hex[:10]}."
+    yield prefix
+    queues = [prefix + module for module in ("users", "products", "orders", "payments")]
+    with Connection(amqp_url, connect_timeout=2) as connection, connection.channel() as channel:
+        for queue in queues + [name + ".dead-letter" for name in queues]:
+            channel.queue_delete(queue)
+        for exchange in [*PUBLISHERS, "oms.dead-letter"]:
+            channel.exchange_delete(prefix + exchange)
+
+
+@pytest.fixture
+def broker_settings(postgres_url: str, amqp_url: str, broker_namespace: str) -> Settings:
+    upgrade(postgres_url)
+    return Settings(
+        database_url=postgres_url,
+        broker_url=amqp_url,
+        broker_namespace=broker_namespace,
+        jwt_secret=TEST_SECRET,
+        bcrypt_rounds=4,
+        checkout_wait_seconds=10.0,
+        relay_interval_seconds=0.2,
+        relay_grace_seconds=1.0,
+    )
+
+
+@pytest.fixture
+def broker_runtime(broker_settings: Settings) -> Iterator[Runtime]:
+    """OMS on PostgreSQL + RabbitMQ, with a bus worker (consumers + relay) in a thread."""
+    runtime = start_runtime(broker_settings)
+    stop = threading.Event()
+    worker = threading.Thread(target=runtime.bus.transport.consume, args=(stop,), daemon=True)
+    worker.start()
+    relay = start_relay_thread(runtime, stop)
+    yield runtime
+    stop.set()
+    worker.join(timeout=10)
+    relay.join(timeout=10)
+    runtime.close()
+
+
+@pytest.fixture(
+    params=["embedded", pytest.param("broker", marks=[pytest.mark.postgres, pytest.mark.rabbitmq])]
+)
+def saga_shop(request: pytest.FixtureRequest) -> Shop:
+    """The same OMS in both modes: SQLite + in-memory bus, and PostgreSQL + RabbitMQ."""
+    runtime = request.getfixturevalue(
+        "runtime" if request.param == "embedded" else "broker_runtime"
+    )
+    return Shop(create_port_apps(runtime), runtime)

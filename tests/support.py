@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -105,17 +106,34 @@ class Shop:
         assert response.status_code == 201, response.json
         return response.json["paymentMethodId"]
 
+    def settle(self, timeout: float = 15.0) -> None:
+        """Wait until the bus is quiet: nothing in outboxes, queues or handlers."""
+        bus = self.runtime.bus
+        if not self.runtime.settings.uses_broker:
+            return  # in memory the saga has run by the time a request returns
+        deadline = time.monotonic() + timeout
+        quiet_checks = 0
+        while quiet_checks < 3:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the bus did not settle within {timeout}s")
+            idle = bus.outboxes_empty() and bus.transport.pending() == 0 and not bus.is_handling
+            quiet_checks = quiet_checks + 1 if idle else 0
+            time.sleep(0.03)
+
     def stock_of(self, product_id: str) -> int:
+        self.settle()
         response = self.web.get(f"/api/v1/products/{product_id}")
         assert response.status_code == 200, response.json
         return response.json["stock"]["available"]
 
     def order(self, customer: Customer, order_id: str) -> dict:
+        self.settle()
         response = self.web.get(f"/api/v1/orders/{order_id}", headers=customer.headers)
         assert response.status_code == 200, response.json
         return response.json
 
     def details(self, customer: Customer, order_id: str) -> dict:
+        self.settle()
         response = self.web.get(f"/api/v1/orders/{order_id}/details", headers=customer.headers)
         assert response.status_code == 200, response.json
         return response.json

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +28,13 @@ class Bus:
         self.database = database
         self.transport = transport
         self._outboxes: dict[str, MessageTables] = {}
+        self._handling = 0
+        self._handling_lock = threading.Lock()
+
+    @property
+    def is_handling(self) -> bool:
+        """Whether a handler is running in this process right now."""
+        return self._handling > 0
 
     def register(self, tables: MessageTables) -> None:
         """Make the relay responsible for this module's outbox."""
@@ -45,6 +53,8 @@ class Bus:
 
     def handle(self, tables: MessageTables, handler: Handler, event: Event) -> None:
         """Run `handler` once per event id for this module, in one transaction."""
+        with self._handling_lock:
+            self._handling += 1
         try:
             with self.unit_of_work(tables) as uow:
                 if uow.claim(event):
@@ -52,6 +62,16 @@ class Bus:
         except IntegrityError:
             if not self._was_handled(tables, event):
                 raise  # a real constraint violation, not a concurrent duplicate
+        finally:
+            with self._handling_lock:
+                self._handling -= 1
+
+    def outboxes_empty(self) -> bool:
+        with self.database.reading() as session:
+            return all(
+                session.execute(select(tables.outbox.c.id).limit(1)).first() is None
+                for tables in self._outboxes.values()
+            )
 
     def relay_pending(self, older_than_seconds: float = 0.0) -> int:
         """Publish what outboxes still hold (after a crash or an outage); return the count."""

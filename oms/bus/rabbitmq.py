@@ -117,6 +117,14 @@ class RabbitTransport:
         with Connection(self.url, connect_timeout=CONNECT_TIMEOUT) as connection:
             connection.ensure_connection(max_retries=0)
 
+    def pending(self) -> int:
+        with Connection(self.url, connect_timeout=CONNECT_TIMEOUT) as connection:
+            channel = connection.default_channel
+            return sum(
+                channel.queue_declare(self.queue_name(consumer), passive=True).message_count
+                for consumer in self._bindings
+            )
+
     def close(self) -> None:
         self._producers.close()
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from oms.bus.envelope import Event
+from oms.bus.envelope import Event, MalformedEvent
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ class Transport(Protocol):
 
     def ping(self) -> None:
         """Raise if the transport cannot be reached."""
+
+    def pending(self) -> int:
+        """How many messages wait in consumers' queues (not counting those being handled)."""
 
     def close(self) -> None: ...
 
@@ -56,6 +59,9 @@ class MemoryTransport:
     def ping(self) -> None:
         return None
 
+    def pending(self) -> int:
+        return 0  # delivery is synchronous: nothing ever waits
+
     def close(self) -> None:
         return None
 
@@ -64,6 +70,9 @@ class MemoryTransport:
             try:
                 deliver(event)
                 return
+            except MalformedEvent as error:  # no retry can make it valid
+                last_error = repr(error)
+                break
             except Exception as error:
                 log.warning(
                     "consumer %s failed on %s %s (attempt %d): %s",

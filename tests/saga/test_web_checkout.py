@@ -5,7 +5,8 @@ from __future__ import annotations
 from tests.support import DECLINED, Shop
 
 
-def test_paid_checkout_is_processing_with_server_side_total(shop: Shop) -> None:
+def test_paid_checkout_is_processing_with_server_side_total(saga_shop: Shop) -> None:
+    shop = saga_shop
     customer = shop.register()
     widget = shop.add_product(price="49.99", stock=5)
     gadget = shop.add_product(price="0.10", stock=5)
@@ -23,7 +24,8 @@ def test_paid_checkout_is_processing_with_server_side_total(shop: Shop) -> None:
     assert timeline == ["pending", "confirmed", "processing"]
 
 
-def test_checkout_without_enough_stock_is_cancelled_and_holds_nothing(shop: Shop) -> None:
+def test_checkout_without_enough_stock_is_cancelled_and_holds_nothing(saga_shop: Shop) -> None:
+    shop = saga_shop
     customer = shop.register()
     plenty = shop.add_product(stock=10)
     scarce = shop.add_product(stock=1)
@@ -39,7 +41,8 @@ def test_checkout_without_enough_stock_is_cancelled_and_holds_nothing(shop: Shop
     assert [entry["cause"] for entry in order["events"]] == ["checkout", "inventory.insufficient"]
 
 
-def test_checkout_with_declined_card_releases_stock(shop: Shop) -> None:
+def test_checkout_with_declined_card_releases_stock(saga_shop: Shop) -> None:
+    shop = saga_shop
     customer = shop.register()
     widget = shop.add_product(stock=4)
 
@@ -58,7 +61,8 @@ def test_checkout_with_declined_card_releases_stock(shop: Shop) -> None:
     ]
 
 
-def test_customer_cancel_after_payment_releases_stock_and_refunds(shop: Shop) -> None:
+def test_customer_cancel_after_payment_releases_stock_and_refunds(saga_shop: Shop) -> None:
+    shop = saga_shop
     customer = shop.register()
     widget = shop.add_product(price="20.00", stock=5)
     order_id = shop.checkout(customer, [(widget["productId"], 2)]).json["orderId"]
@@ -78,7 +82,8 @@ def test_customer_cancel_after_payment_releases_stock_and_refunds(shop: Shop) ->
     ]
 
 
-def test_admin_ships_a_paid_order_and_it_can_no_longer_be_cancelled(shop: Shop) -> None:
+def test_admin_ships_a_paid_order_and_it_can_no_longer_be_cancelled(saga_shop: Shop) -> None:
+    shop = saga_shop
     customer = shop.register()
     widget = shop.add_product(stock=5)
     order_id = shop.checkout(customer, [(widget["productId"], 1)]).json["orderId"]
