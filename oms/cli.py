@@ -47,7 +47,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             "wsgi:create_app()",
         ]
     ]
-    if settings.uses_broker:
+    if settings.uses_broker and not args.web_only:
         commands.append([sys.executable, "-m", "oms.cli", "worker"])
     return _supervise(commands)
 
@@ -99,7 +99,13 @@ def create_admin(settings: Settings, args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oms", description="OMS order management system")
     commands = parser.add_subparsers(required=True, metavar="command")
-    commands.add_parser("serve", help="serve every port").set_defaults(command=serve)
+    serve_parser = commands.add_parser("serve", help="serve every port")
+    serve_parser.add_argument(
+        "--web-only",
+        action="store_true",
+        help="in broker mode, leave the bus worker to `oms worker`",
+    )
+    serve_parser.set_defaults(command=serve)
     commands.add_parser("worker", help="run bus consumers and relay").set_defaults(command=worker)
     db = commands.add_parser("db", help="database schema").add_subparsers(required=True)
     upgrade = db.add_parser("upgrade", help="apply migrations")

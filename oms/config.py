@@ -70,6 +70,9 @@ class Settings:
             payment_gateway=env.get("OMS_PAYMENT_GATEWAY", "simulated"),
             relay_interval_seconds=float(env.get("OMS_RELAY_INTERVAL_SECONDS", "1")),
             relay_grace_seconds=float(env.get("OMS_RELAY_GRACE_SECONDS", "5")),
+            ports={
+                name: int(env.get(f"OMS_PORT_{name.upper()}", port)) for name, port in PORTS.items()
+            },
         )
         return settings.with_jwt_secret()
 
