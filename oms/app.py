@@ -12,6 +12,7 @@ from sqlalchemy import MetaData
 
 from oms import orders, payments, products, users
 from oms.bff import mobile, web
+from oms.bus import Transport
 from oms.config import Settings
 from oms.http.app import create_port_app
 from oms.runtime import Runtime
@@ -34,9 +35,9 @@ def all_metadata() -> list[MetaData]:
     return [module.metadata for module in MODULES]
 
 
-def start_runtime(settings: Settings) -> Runtime:
+def start_runtime(settings: Settings, transport: Transport | None = None) -> Runtime:
     """Open the database and the bus, and subscribe every module's handlers."""
-    runtime = Runtime.start(settings)
+    runtime = Runtime.start(settings, transport)
     for module in MODULES:
         runtime.bus.register(module.MESSAGES)
         runtime.bus.subscribe(module.MESSAGES, module.event_handlers(settings))

@@ -16,16 +16,16 @@ class Runtime:
     bus: Bus
 
     @classmethod
-    def start(cls, settings: Settings) -> Runtime:
+    def start(cls, settings: Settings, transport: Transport | None = None) -> Runtime:
         database = Database(settings.database_url)
-        return cls(settings, database, Bus(database, _transport_for(settings)))
+        return cls(settings, database, Bus(database, transport or transport_for(settings)))
 
     def close(self) -> None:
         self.bus.transport.close()
         self.database.dispose()
 
 
-def _transport_for(settings: Settings) -> Transport:
+def transport_for(settings: Settings) -> Transport:
     if not settings.uses_broker:
         return MemoryTransport(settings.max_delivery_attempts)
     from oms.bus.rabbitmq import RabbitTransport  # kombu is only loaded in broker mode

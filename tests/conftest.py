@@ -136,7 +136,10 @@ def broker_settings(postgres_url: str, amqp_url: str, broker_namespace: str) -> 
 @pytest.fixture
 def broker_runtime(broker_settings: Settings) -> Iterator[Runtime]:
     """OMS on PostgreSQL + RabbitMQ, with a bus worker (consumers + relay) in a thread."""
-    runtime = start_runtime(broker_settings)
+    yield from run_with_worker(start_runtime(broker_settings))
+
+
+def run_with_worker(runtime: Runtime) -> Iterator[Runtime]:
     stop = threading.Event()
     worker = threading.Thread(target=runtime.bus.transport.consume, args=(stop,), daemon=True)
     worker.start()

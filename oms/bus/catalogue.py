@@ -13,7 +13,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 
 from oms.bus.envelope import Event, MalformedEvent
 
-MONEY = validate.Regexp(r"^-?\d+\.\d{2}$", error="Not a money amount with two decimals.")
+MONEY = validate.Regexp(r"^-?\d+\.\d{2}\Z", error="Not a money amount with two decimals.")
 
 
 class Payload(Schema):

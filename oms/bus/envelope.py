@@ -57,6 +57,9 @@ class Event:
             raise MalformedEvent(f"missing CloudEvents attributes: {', '.join(missing)}")
         if document["specversion"] != SPEC_VERSION:
             raise MalformedEvent(f"unsupported specversion {document['specversion']!r}")
+        for name in ("id", "source", "type"):
+            if not isinstance(document[name], str) or not document[name]:
+                raise MalformedEvent(f"{name} must be a non-empty string")
         known = {name: document[name] for name in cls.__dataclass_fields__ if name in document}
         if not isinstance(known["data"], dict):
             raise MalformedEvent("event data is a JSON object")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -13,6 +14,7 @@ from oms.money import to_money
 MAX_PAGE_SIZE = 100
 MAX_MONEY = Decimal("1000000.00")
 MONEY_PATTERN = r"^\d{1,7}(\.\d{1,2})?$"
+MONEY_TEXT = re.compile(r"\d{1,7}(\.\d{1,2})?")
 
 
 def camel_case(name: str) -> str:
@@ -44,13 +46,15 @@ class Money(fields.Field):
             raise ValidationError("Not a valid amount.")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValidationError("Not a valid amount.")
+        if isinstance(value, str) and not MONEY_TEXT.fullmatch(value):
+            raise ValidationError('Use digits with at most two decimals, e.g. "49.99".')
         try:
             amount = Decimal(str(value).strip())
         except InvalidOperation as error:
             raise ValidationError("Not a valid amount.") from error
         if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
             raise ValidationError("Use at most two decimal places.")
-        if not self.minimum <= amount <= MAX_MONEY:
+        if amount.is_signed() or not self.minimum <= amount <= MAX_MONEY:
             raise ValidationError(f"Must be between {self.minimum} and {MAX_MONEY}.")
         return to_money(amount)
 

@@ -1,0 +1,149 @@
+"""OMS on PostgreSQL + RabbitMQ: duplicates have no second effect, poison is set aside,
+and readiness tells when a dependency is gone."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kombu import Connection, Exchange, Producer
+from sqlalchemy import text
+
+from oms.app import create_port_apps, start_runtime
+from oms.bus import Event
+from oms.bus.rabbitmq import RabbitTransport
+from oms.config import Settings
+from oms.runtime import Runtime
+from tests.conftest import TEST_SECRET, run_with_worker
+from tests.support import DECLINED, Shop
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
+CLOSED_PORT = "127.0.0.1:1"
+
+
+class DeliverTwice(RabbitTransport):
+    """Every event reaches the broker twice, as after a lost publisher confirm."""
+
+    def publish(self, event: Event) -> None:
+        super().publish(event)
+        super().publish(event)
+
+
+@pytest.fixture
+def twice_shop(broker_settings: Settings) -> Iterator[Shop]:
+    transport = DeliverTwice(broker_settings.broker_url, namespace=broker_settings.broker_namespace)
+    for runtime in run_with_worker(start_runtime(broker_settings, transport)):
+        yield Shop(create_port_apps(runtime), runtime)
+
+
+def count(runtime: Runtime, sql: str, **params: object) -> int:
+    with runtime.database.engine.connect() as connection:
+        return connection.execute(text(sql), params).scalar_one()
+
+
+def payment_statuses(runtime: Runtime) -> list[str]:
+    with runtime.database.engine.connect() as connection:
+        rows = connection.execute(text("SELECT status FROM payments.payments ORDER BY status"))
+        return [row.status for row in rows]
+
+
+def test_every_event_delivered_twice_has_no_second_effect(twice_shop: Shop) -> None:
+    shop = twice_shop
+    customer = shop.register()
+    widget = shop.add_product(price="5.00", stock=3)
+    paid = shop.checkout(customer, [(widget["productId"], 1)])
+    declined = shop.checkout(customer, [(widget["productId"], 1)], payment_method=DECLINED)
+    too_many = shop.checkout(customer, [(widget["productId"], 5)])
+    cancelled = shop.checkout(customer, [(widget["productId"], 1)])
+    shop.web.post(f"/api/v1/orders/{cancelled.json['orderId']}/cancel", headers=customer.headers)
+
+    assert (paid.status_code, declined.status_code, too_many.status_code) == (201, 402, 409)
+    assert shop.stock_of(widget["productId"]) == 2
+    paid_details = shop.details(customer, paid.json["orderId"])
+    assert [e["status"] for e in paid_details["order"]["events"]] == [
+        "pending",
+        "confirmed",
+        "processing",
+    ]
+    cancelled_details = shop.details(customer, cancelled.json["orderId"])
+    assert [len(p["refunds"]) for p in cancelled_details["payments"]] == [1]
+    assert [e["type"] for e in cancelled_details["order"]["events"]].count("refund.created") == 1
+    assert payment_statuses(shop.runtime) == ["cancelled", "completed", "failed", "refunded"]
+    assert count(shop.runtime, "SELECT count(*) FROM payments.refunds") == 1
+
+
+def test_malformed_messages_go_to_the_dead_letter_queue_and_checkout_goes_on(
+    saga_broker_shop: Shop,
+) -> None:
+    shop = saga_broker_shop
+    settings = shop.runtime.settings
+    namespace = settings.broker_namespace
+    with Connection(settings.broker_url) as connection:
+        producer = Producer(connection.default_channel)
+        orders_exchange = Exchange(f"{namespace}orders", type="topic", durable=True)
+        producer.publish(b"not json at all", exchange=orders_exchange, routing_key="order.created")
+        producer.publish(
+            {
+                "specversion": "1.0",
+                "id": str(uuid.uuid4()),
+                "source": "oms/orders",
+                "type": "order.created",
+                "data": {"orderId": "not-a-uuid"},
+            },
+            exchange=orders_exchange,
+            routing_key="order.created",
+            serializer="json",
+        )
+    customer = shop.register()
+    widget = shop.add_product(stock=1)
+
+    response = shop.checkout(customer, [(widget["productId"], 1)])
+
+    assert response.status_code == 201
+    shop.settle()
+    with Connection(settings.broker_url) as connection:
+        channel = connection.default_channel
+        for consumer in ("products", "payments"):
+            dead = channel.queue_declare(f"{namespace}{consumer}.dead-letter", passive=True)
+            assert dead.message_count == 2
+
+
+@pytest.fixture
+def saga_broker_shop(broker_runtime: Runtime) -> Shop:
+    return Shop(create_port_apps(broker_runtime), broker_runtime)
+
+
+def readiness(settings: Settings) -> tuple[int, dict]:
+    runtime = start_runtime(settings)
+    try:
+        response = create_port_apps(runtime)["web"].test_client().get("/readyz")
+        return response.status_code, response.json
+    finally:
+        runtime.close()
+
+
+def test_readyz_is_503_while_the_broker_is_unreachable(postgres_url: str) -> None:
+    settings = Settings(
+        database_url=postgres_url,
+        broker_url=f"amqp://guest:guest@{CLOSED_PORT}//",
+        jwt_secret=TEST_SECRET,
+    )
+    status, body = readiness(settings)
+    assert status == 503
+    assert set(body["problems"]) == {"broker"}
+
+
+def test_readyz_is_503_while_the_database_is_unreachable(amqp_url: str) -> None:
+    settings = Settings(
+        database_url=f"postgresql://postgres@{CLOSED_PORT}/oms",
+        broker_url=amqp_url,
+        jwt_secret=TEST_SECRET,
+    )
+    status, body = readiness(settings)
+    assert status == 503
+    assert set(body["problems"]) == {"database"}
+
+
+def test_readyz_is_200_when_database_and_broker_are_up(broker_settings: Settings) -> None:
+    assert readiness(broker_settings) == (200, {"status": "ready"})

@@ -1,0 +1,355 @@
+"""Units of work, the outbox relay, inbox-guarded handlers and in-memory delivery."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+import pytest
+from sqlalchemy import func, select
+
+from oms import orders, payments, users
+from oms.bus import Event, MalformedEvent, MemoryTransport, MessageTables, UnitOfWork, events
+from oms.bus.transport import Delivery
+from oms.runtime import Runtime
+
+
+class Boom(RuntimeError):
+    """What a test's handler or use case raises on purpose."""
+
+
+class BrokerOutage:
+    """A transport whose broker cannot be reached: it takes nothing."""
+
+    def __init__(self, accept_first: int = 0) -> None:
+        self.accept_first = accept_first
+        self.taken: list[Event] = []
+
+    def bind(self, consumer: str, event_types: Iterable[str], deliver: Delivery) -> None:
+        return None
+
+    def publish(self, event: Event) -> None:
+        if len(self.taken) >= self.accept_first:
+            raise ConnectionError("broker unreachable")
+        self.taken.append(event)
+
+    def ping(self) -> None:
+        raise ConnectionError("broker unreachable")
+
+    def close(self) -> None:
+        return None
+
+
+def _order_shipped() -> dict[str, str]:
+    return {"orderId": str(uuid.uuid4())}
+
+
+def _listen(runtime: Runtime, event_type: str = "order.shipped") -> list[Event]:
+    """Every event of `event_type` the transport delivers, as a consumer would see it."""
+    received: list[Event] = []
+    runtime.bus.transport.bind("probe", [event_type], received.append)
+    return received
+
+
+def _outbox_ids(runtime: Runtime, tables: MessageTables) -> list[str]:
+    with runtime.database.reading() as session:
+        return list(session.scalars(select(tables.outbox.c.id)))
+
+
+def _inbox_count(runtime: Runtime, tables: MessageTables, event: Event) -> int:
+    inbox = tables.inbox
+    with runtime.database.reading() as session:
+        query = select(func.count()).select_from(inbox).where(inbox.c.event_id == event.id)
+        return session.scalar(query) or 0
+
+
+def _shipped_event() -> Event:
+    return Event(type="order.shipped", source="oms/orders", data=_order_shipped())
+
+
+# Publishing through a unit of work
+
+
+def test_a_module_cannot_publish_another_modules_event(runtime: Runtime) -> None:
+    with (
+        pytest.raises(ValueError, match=r"payments cannot publish order\.shipped"),
+        runtime.bus.unit_of_work(payments.MESSAGES) as uow,
+    ):
+        uow.publish(events.ORDER_SHIPPED, _order_shipped(), correlation_id=None)
+
+    assert _outbox_ids(runtime, payments.MESSAGES) == []
+
+
+def test_publishing_an_invalid_payload_is_refused_and_stores_nothing(runtime: Runtime) -> None:
+    received = _listen(runtime)
+
+    with (
+        pytest.raises(MalformedEvent),
+        runtime.bus.unit_of_work(orders.MESSAGES) as uow,
+    ):
+        uow.publish(events.ORDER_SHIPPED, {"orderId": "not-a-uuid"}, correlation_id=None)
+
+    assert _outbox_ids(runtime, orders.MESSAGES) == []
+    assert received == []
+
+
+def test_publish_writes_the_outbox_row_inside_the_transaction(runtime: Runtime) -> None:
+    received = _listen(runtime)
+
+    with runtime.bus.unit_of_work(orders.MESSAGES) as uow:
+        event = uow.publish(events.ORDER_SHIPPED, _order_shipped(), correlation_id="order-1")
+        rows = uow.session.execute(select(orders.MESSAGES.outbox)).all()
+        assert [(row.id, row.type) for row in rows] == [(event.id, "order.shipped")]
+        assert Event.from_json(rows[0].envelope) == event
+        assert received == []  # nothing leaves before the commit
+
+    assert event.source == "oms/orders"
+    assert event.correlationid == "order-1"
+    assert event.dataschema == "urn:oms:events:order.shipped:v1"
+
+
+def test_a_rolled_back_transaction_leaves_no_outbox_row_and_delivers_nothing(
+    runtime: Runtime,
+) -> None:
+    received = _listen(runtime)
+
+    with pytest.raises(Boom), runtime.bus.unit_of_work(orders.MESSAGES) as uow:
+        uow.publish(events.ORDER_SHIPPED, _order_shipped(), correlation_id=None)
+        raise Boom
+
+    assert _outbox_ids(runtime, orders.MESSAGES) == []
+    assert received == []
+    assert runtime.bus.relay_pending() == 0
+    assert received == []
+
+
+def test_after_commit_the_event_is_delivered_and_the_outbox_is_empty(runtime: Runtime) -> None:
+    received = _listen(runtime)
+
+    with runtime.bus.unit_of_work(orders.MESSAGES) as uow:
+        first = uow.publish(events.ORDER_SHIPPED, _order_shipped(), correlation_id=None)
+        second = uow.publish(events.ORDER_SHIPPED, _order_shipped(), correlation_id=None)
+
+    assert received == [first, second]  # in the order they were published
+    assert _outbox_ids(runtime, orders.MESSAGES) == []
+
+
+def test_a_broker_outage_keeps_the_event_in_the_outbox_until_the_relay_delivers_it_once(
+    runtime: Runtime,
+) -> None:
+    memory = runtime.bus.transport
+    received = _listen(runtime)
+    runtime.bus.transport = BrokerOutage()
+
+    with runtime.bus.unit_of_work(orders.MESSAGES) as uow:  # the commit still succeeds
+        event = uow.publish(events.ORDER_SHIPPED, _order_shipped(), correlation_id=None)
+
+    assert _outbox_ids(runtime, orders.MESSAGES) == [event.id]
+    assert runtime.bus.relay_pending() == 0  # still down: nothing lost, nothing sent
+    assert _outbox_ids(runtime, orders.MESSAGES) == [event.id]
+
+    runtime.bus.transport = memory  # the broker is back
+    assert runtime.bus.relay_pending() == 1
+    assert runtime.bus.relay_pending() == 0
+
+    assert received == [event]
+    assert _outbox_ids(runtime, orders.MESSAGES) == []
+
+
+def test_a_relay_interrupted_by_an_outage_forgets_only_what_the_broker_took(
+    runtime: Runtime,
+) -> None:
+    memory = runtime.bus.transport
+    received = _listen(runtime)
+    runtime.bus.transport = BrokerOutage()
+    with runtime.bus.unit_of_work(orders.MESSAGES) as uow:
+        published = [
+            uow.publish(events.ORDER_SHIPPED, _order_shipped(), correlation_id=None)
+            for _ in range(3)
+        ]
+    flaky = BrokerOutage(accept_first=1)
+    runtime.bus.transport = flaky
+
+    assert runtime.bus.relay_pending() == 1
+    assert len(flaky.taken) == 1
+    remaining = set(_outbox_ids(runtime, orders.MESSAGES))
+    assert remaining == {event.id for event in published} - {flaky.taken[0].id}
+
+    runtime.bus.transport = memory
+    assert runtime.bus.relay_pending() == 2
+    assert {event.id for event in received} | {flaky.taken[0].id} == {e.id for e in published}
+    assert _outbox_ids(runtime, orders.MESSAGES) == []
+
+
+def test_the_relay_leaves_events_younger_than_its_grace_period(runtime: Runtime) -> None:
+    memory = runtime.bus.transport
+    runtime.bus.transport = BrokerOutage()
+    with runtime.bus.unit_of_work(orders.MESSAGES) as uow:
+        event = uow.publish(events.ORDER_SHIPPED, _order_shipped(), correlation_id=None)
+    runtime.bus.transport = memory
+
+    assert runtime.bus.relay_pending(older_than_seconds=60) == 0
+    assert _outbox_ids(runtime, orders.MESSAGES) == [event.id]
+
+
+# Handling through the inbox
+
+
+def test_handling_the_same_event_twice_runs_the_handler_once(runtime: Runtime) -> None:
+    calls: list[str] = []
+    event = _shipped_event()
+
+    def handler(received: Event, uow: UnitOfWork) -> None:
+        calls.append(received.id)
+
+    runtime.bus.handle(users.MESSAGES, handler, event)
+    runtime.bus.handle(users.MESSAGES, handler, event)
+
+    assert calls == [event.id]
+    assert _inbox_count(runtime, users.MESSAGES, event) == 1
+
+
+def test_a_redelivered_event_reaches_a_subscribed_handler_once(runtime: Runtime) -> None:
+    calls: list[Event] = []
+    runtime.bus.subscribe(
+        users.MESSAGES, {events.ORDER_SHIPPED: lambda event, uow: calls.append(event)}
+    )
+    event = _shipped_event()
+
+    runtime.bus.transport.publish(event)
+    runtime.bus.transport.publish(event)  # at-least-once delivery: the broker sent it again
+
+    assert calls == [event]
+
+
+def test_the_inbox_is_per_module(runtime: Runtime) -> None:
+    calls: list[str] = []
+    event = _shipped_event()
+
+    def handler(received: Event, uow: UnitOfWork) -> None:
+        calls.append(uow.tables.module)
+
+    runtime.bus.handle(users.MESSAGES, handler, event)
+    runtime.bus.handle(payments.MESSAGES, handler, event)
+
+    assert calls == ["users", "payments"]
+
+
+def test_a_failing_handler_rolls_back_its_inbox_claim_so_a_retry_runs_it_again(
+    runtime: Runtime,
+) -> None:
+    attempts: list[int] = []
+    event = _shipped_event()
+
+    def handler(received: Event, uow: UnitOfWork) -> None:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 1:
+            raise Boom("database hiccup")
+
+    with pytest.raises(Boom):
+        runtime.bus.handle(users.MESSAGES, handler, event)
+    assert _inbox_count(runtime, users.MESSAGES, event) == 0
+
+    runtime.bus.handle(users.MESSAGES, handler, event)
+    runtime.bus.handle(users.MESSAGES, handler, event)
+
+    assert attempts == [1, 2]
+    assert _inbox_count(runtime, users.MESSAGES, event) == 1
+
+
+def test_a_failing_handler_publishes_nothing(runtime: Runtime) -> None:
+    received = _listen(runtime)
+
+    def handler(event: Event, uow: UnitOfWork) -> None:
+        uow.publish(events.ORDER_SHIPPED, _order_shipped(), correlation_id=None)
+        raise Boom
+
+    with pytest.raises(Boom):
+        runtime.bus.handle(orders.MESSAGES, handler, _shipped_event())
+
+    assert received == []
+    assert _outbox_ids(runtime, orders.MESSAGES) == []
+
+
+def test_events_a_handler_publishes_are_delivered_after_its_commit(runtime: Runtime) -> None:
+    received = _listen(runtime)
+    seen_in_handler: list[int] = []
+
+    def handler(event: Event, uow: UnitOfWork) -> None:
+        uow.publish(events.ORDER_SHIPPED, _order_shipped(), correlation_id=None)
+        seen_in_handler.append(len(received))
+
+    runtime.bus.handle(orders.MESSAGES, handler, _shipped_event())
+
+    assert seen_in_handler == [0]
+    assert len(received) == 1
+
+
+# In-memory delivery
+
+
+def test_memory_transport_retries_a_failing_consumer_then_dead_letters_it() -> None:
+    transport = MemoryTransport(max_attempts=3)
+    failures: list[str] = []
+    healthy: list[Event] = []
+
+    def broken(event: Event) -> None:
+        failures.append(event.id)
+        raise Boom("cannot handle")
+
+    transport.bind("broken", ["order.shipped"], broken)
+    transport.bind("healthy", ["order.shipped"], healthy.append)
+    event = _shipped_event()
+
+    transport.publish(event)
+
+    assert len(failures) == 3
+    assert healthy == [event]  # one consumer's failure does not stop the others
+    assert len(transport.dead_letters) == 1
+    consumer, dead, error = transport.dead_letters[0]
+    assert (consumer, dead) == ("broken", event)
+    assert "cannot handle" in error
+
+
+def test_memory_transport_delivers_after_a_transient_failure_without_dead_lettering() -> None:
+    transport = MemoryTransport(max_attempts=3)
+    attempts: list[Event] = []
+
+    def flaky(event: Event) -> None:
+        attempts.append(event)
+        if len(attempts) < 3:
+            raise Boom("not yet")
+
+    transport.bind("flaky", ["order.shipped"], flaky)
+
+    transport.publish(_shipped_event())
+
+    assert len(attempts) == 3
+    assert transport.dead_letters == []
+
+
+def test_memory_transport_delivers_only_to_consumers_bound_to_the_type() -> None:
+    transport = MemoryTransport()
+    shipped: list[Event] = []
+    transport.bind("shipping", ["order.shipped"], shipped.append)
+
+    transport.publish(Event(type="order.created", source="oms/orders", data={}))
+
+    assert shipped == []
+    assert transport.dead_letters == []
+
+
+def test_a_malformed_event_from_the_transport_is_dead_lettered_not_handled(
+    runtime: Runtime,
+) -> None:
+    calls: list[Event] = []
+    runtime.bus.subscribe(
+        users.MESSAGES, {events.ORDER_SHIPPED: lambda event, uow: calls.append(event)}
+    )
+    event = Event(type="order.shipped", source="oms/orders", data={"orderId": "nope"})
+
+    runtime.bus.transport.publish(event)
+
+    assert calls == []
+    dead = [(consumer, letter) for consumer, letter, _ in runtime.bus.transport.dead_letters]
+    assert dead == [("users", event)]
