@@ -146,7 +146,9 @@ def pay_order(rt: Runtime, order: OrderPayment) -> PaymentView:
         payment = _new_payment(order)
         uow.session.add(payment)
         _charge(uow, gateway, payment)
-    return PaymentView.of(payment)
+        uow.session.flush()
+        view = PaymentView.of(payment)
+    return view
 
 
 def record_intent(uow: UnitOfWork, order: OrderPayment) -> None:
