@@ -92,7 +92,8 @@ def test_mobile_routes_need_a_token(shop: Shop) -> None:
 # --- checkout ---------------------------------------------------------------------------------
 
 
-def test_paid_checkout_returns_only_order_id_status_and_server_side_total(shop: Shop) -> None:
+def test_paid_checkout_returns_only_order_id_status_and_server_side_total(saga_shop: Shop) -> None:
+    shop = saga_shop
     customer = shop.register()
     address_id, card_id = saved_preferences(shop, customer)
     widget = shop.add_product(price="49.99", stock=5)
@@ -134,7 +135,8 @@ def test_checkout_rejects_a_client_supplied_price_and_creates_nothing(shop: Shop
     assert mobile_orders(shop, customer)["total"] == 0
 
 
-def test_checkout_without_enough_stock_is_409_and_holds_nothing(shop: Shop) -> None:
+def test_checkout_without_enough_stock_is_409_and_holds_nothing(saga_shop: Shop) -> None:
+    shop = saga_shop
     customer = shop.register()
     address_id, card_id = saved_preferences(shop, customer)
     plenty = shop.add_product(stock=10)
@@ -152,7 +154,8 @@ def test_checkout_without_enough_stock_is_409_and_holds_nothing(shop: Shop) -> N
     assert shop.stock_of(scarce["productId"]) == 1
 
 
-def test_checkout_with_a_saved_declined_card_is_402_and_releases_stock(shop: Shop) -> None:
+def test_checkout_with_a_saved_declined_card_is_402_and_releases_stock(saga_shop: Shop) -> None:
+    shop = saga_shop
     customer = shop.register()
     address_id, card_id = saved_preferences(shop, customer, token="tok_chargeDeclined")
     widget = shop.add_product(price="15.00", stock=4)
@@ -247,7 +250,10 @@ def test_checkout_naming_the_callers_own_user_id_is_accepted(shop: Shop) -> None
     assert shop.stock_of(widget["productId"]) == 4
 
 
-def test_idempotency_key_replay_returns_the_same_order_and_takes_stock_once(shop: Shop) -> None:
+def test_idempotency_key_replay_returns_the_same_order_and_takes_stock_once(
+    saga_shop: Shop,
+) -> None:
+    shop = saga_shop
     customer = shop.register()
     address_id, card_id = saved_preferences(shop, customer)
     widget = shop.add_product(price="5.00", stock=5)
