@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
 import swagger_ui_bundle
-from flask import Flask, Response, current_app, jsonify, send_from_directory
-from flask_smorest import Api, Blueprint
+from flask import Flask, Response, current_app, jsonify, request, send_from_directory
+from flask_smorest import Api, Blueprint, abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from oms.errors import DomainError, Invalid
@@ -80,9 +81,36 @@ def create_port_app(
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     _add_operations_routes(app)
+    app.before_request(_refuse_unusable_json)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
+
+
+def _refuse_unusable_json() -> None:
+    """400 for JSON that parses in no useful way: nested past reason, or text that is
+    not Unicode (lone surrogates) or that no database stores (NUL)."""
+    if not request.is_json or not request.content_length:
+        return
+    try:
+        document = json.loads(request.get_data(cache=True))
+        _check_text(document)
+    except (ValueError, RecursionError, UnicodeEncodeError):
+        abort(400, message="The request body is not valid JSON text.")
+
+
+def _check_text(value: Any) -> None:
+    if isinstance(value, str):
+        value.encode("utf-8")
+        if "\x00" in value:
+            raise ValueError("NUL character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item)
 
 
 def _spec_kwargs() -> dict[str, Any]:

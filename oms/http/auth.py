@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import jwt
 from flask import g, request
 from flask_smorest import Blueprint
+from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from oms.config import Settings
@@ -55,11 +56,11 @@ def read_token(settings: Settings, token: str) -> Caller:
             options={"require": ["sub", "role", "iat", "exp"]},
         )
     except jwt.ExpiredSignatureError as error:
-        raise Unauthorized("The token has expired.") from error
+        raise _unauthorized("The token has expired.") from error
     except jwt.InvalidTokenError as error:
-        raise Unauthorized("The token is invalid.") from error
+        raise _unauthorized("The token is invalid.") from error
     if claims["role"] not in ROLES or not isinstance(claims["sub"], str):
-        raise Unauthorized("The token is invalid.")
+        raise _unauthorized("The token is invalid.")
     return Caller(user_id=claims["sub"], role=claims["role"])
 
 
@@ -86,5 +87,9 @@ def requires(role: str | None = None) -> Callable[[View], View]:
 def _authenticate(settings: Settings) -> Caller:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("A bearer token is required.")
+        raise _unauthorized("A bearer token is required.")
     return read_token(settings, token.strip())
+
+
+def _unauthorized(message: str) -> Unauthorized:
+    return Unauthorized(message, www_authenticate=WWWAuthenticate("bearer"))

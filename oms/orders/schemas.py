@@ -12,7 +12,9 @@ MAX_LINES = 100
 
 class ItemRequest(CamelSchema):
     product_id = fields.UUID(required=True)
-    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
+    quantity = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY)
+    )
 
 
 ITEMS = {"required": True, "validate": validate.Length(min=1, max=MAX_LINES)}

@@ -19,7 +19,9 @@ class NewProduct(CamelSchema):
     )
     price = Money(required=True)
     description = fields.String(load_default=None, allow_none=True, validate=DESCRIPTION)
-    stock = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_STOCK))
+    stock = fields.Integer(
+        load_default=0, strict=True, validate=validate.Range(min=0, max=MAX_STOCK)
+    )
 
 
 class ProductChanges(CamelSchema):
@@ -29,7 +31,9 @@ class ProductChanges(CamelSchema):
 
 
 class StockChange(CamelSchema):
-    delta = fields.Integer(required=True, validate=validate.Range(min=-MAX_STOCK, max=MAX_STOCK))
+    delta = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=-MAX_STOCK, max=MAX_STOCK)
+    )
 
 
 class StockSchema(CamelSchema):
