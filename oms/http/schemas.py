@@ -13,8 +13,8 @@ from oms.money import to_money
 
 MAX_PAGE_SIZE = 100
 MAX_MONEY = Decimal("1000000.00")
-MONEY_PATTERN = r"^\d{1,7}(\.\d{1,2})?$"
-MONEY_TEXT = re.compile(r"[0-9]{1,7}(\.[0-9]{1,2})?")
+MONEY_PATTERN = r"^\d{1,8}(\.\d{1,2})?$"  # order totals reach 99,999,999.99
+MONEY_TEXT = re.compile(r"[0-9]{1,8}(\.[0-9]{1,2})?")
 
 
 def camel_case(name: str) -> str:
