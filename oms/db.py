@@ -6,12 +6,26 @@ attached under the schema's name, so the same qualified table names work on both
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Numeric, String, TypeDecorator, create_engine, event, text
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Numeric,
+    Select,
+    String,
+    TypeDecorator,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,6 +71,32 @@ class Database:
         )
         _attach_schemas_on_connect(engine, sqlite_schema_files(self.url.database or ""))
         return engine
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, and how long the whole list is."""
+
+    items: list[Any]
+    page: int
+    page_size: int
+    total: int
+
+
+def read_page(
+    database: Database,
+    query: Select,
+    order_by: Sequence[Any],
+    page: int,
+    page_size: int,
+    view: Callable[[Any], Any],
+) -> Page:
+    with database.reading() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(*order_by).offset((page - 1) * page_size).limit(page_size)
+        ).all()
+        return Page([view(row) for row in rows], page, page_size, total)
 
 
 def with_driver(url: str) -> URL:

@@ -10,9 +10,10 @@ from oms import orders, payments, users
 from oms.bff import schemas
 from oms.bff.accounts import login_blueprint
 from oms.bff.checkout import Checkout, check_buyer, place_checkout
+from oms.db import Page
 from oms.http.app import current_runtime
 from oms.http.auth import current_caller, requires
-from oms.http.schemas import Page, PageQuery
+from oms.http.schemas import PageQuery
 
 checkout = Blueprint(
     "mobile-checkout", __name__, url_prefix="/api/v1/checkout", description="Checkout"

@@ -10,9 +10,10 @@ from oms import orders, payments, products, users
 from oms.bff import schemas
 from oms.bff.accounts import login_blueprint, registration_blueprint
 from oms.bff.checkout import Checkout, check_buyer, place_checkout
+from oms.db import Page
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, current_caller, requires
-from oms.http.schemas import Page, PageQuery, PostalAddress
+from oms.http.schemas import PageQuery, PostalAddress
 
 me = Blueprint("me", __name__, url_prefix="/api/v1/users/me", description="The signed-in user")
 catalogue = Blueprint("catalogue", __name__, url_prefix="/api/v1/products", description="Products")

@@ -79,16 +79,6 @@ class ErrorSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.Raw())
 
 
-class Page:
-    """One page of a list, as services return it and PageSchema subclasses dump it."""
-
-    def __init__(self, items: list[Any], page: int, page_size: int, total: int) -> None:
-        self.items = items
-        self.page = page
-        self.page_size = page_size
-        self.total = total
-
-
 class PostalAddress(CamelSchema):
     line1 = fields.String(required=True, validate=validate.Length(min=1, max=200))
     line2 = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from oms.bus import Event, UnitOfWork, events
-from oms.db import utc_now
+from oms.db import Page, read_page, utc_now
 from oms.errors import Conflict, Invalid, NotFound
-from oms.http.schemas import Page
 from oms.money import format_money, to_money
 from oms.orders.models import MESSAGES, Order, OrderEvent, OrderItem
 from oms.runtime import Runtime
@@ -157,14 +156,8 @@ def get_order(rt: Runtime, order_id: str, owner_id: str | None = None) -> OrderV
 
 def list_orders(rt: Runtime, user_id: str, page: int, page_size: int) -> Page:
     query = select(Order).where(Order.user_id == user_id)
-    with rt.database.reading() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(Order.created_at.desc(), Order.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        ).all()
-        return Page([OrderView.of(row) for row in rows], page, page_size, total)
+    order_by = (Order.created_at.desc(), Order.id)
+    return read_page(rt.database, query, order_by, page, page_size, OrderView.of)
 
 
 def wait_until_settled(rt: Runtime, order_id: str, timeout_seconds: float) -> OrderView:

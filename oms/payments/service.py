@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oms.bus import UnitOfWork, events
-from oms.db import utc_now
+from oms.db import Page, read_page, utc_now
 from oms.errors import Conflict, NotFound
-from oms.http.schemas import Page
 from oms.money import format_money
 from oms.payments.gateway import PaymentGateway, gateway_named
 from oms.payments.models import MESSAGES, CancelledOrder, Payment, PaymentMethod, Refund
@@ -110,14 +109,8 @@ def add_payment_method(rt: Runtime, user_id: str, type: str, token: str) -> Paym
 
 def list_payment_methods(rt: Runtime, user_id: str, page: int, page_size: int) -> Page:
     query = select(PaymentMethod).where(PaymentMethod.user_id == user_id)
-    with rt.database.reading() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(PaymentMethod.created_at, PaymentMethod.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        ).all()
-    return Page([PaymentMethodView.of(row) for row in rows], page, page_size, total)
+    order_by = (PaymentMethod.created_at, PaymentMethod.id)
+    return read_page(rt.database, query, order_by, page, page_size, PaymentMethodView.of)
 
 
 def get_payment_method(

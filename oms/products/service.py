@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from oms.bus import UnitOfWork, events
-from oms.db import utc_now
+from oms.db import Page, read_page, utc_now
 from oms.errors import Conflict, Invalid, NotFound
-from oms.http.schemas import Page
 from oms.money import format_money
 from oms.products.models import MESSAGES, Inventory, Product, StockHold, StockHoldItem
 from oms.runtime import Runtime
@@ -136,15 +135,8 @@ def get_products(rt: Runtime, product_ids: Iterable[str]) -> dict[str, ProductVi
 
 
 def list_products(rt: Runtime, page: int, page_size: int) -> Page:
-    with rt.database.reading() as session:
-        total = session.scalar(select(func.count()).select_from(Product)) or 0
-        rows = session.scalars(
-            select(Product)
-            .order_by(Product.created_at, Product.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        ).all()
-    return Page([ProductView.of(row) for row in rows], page, page_size, total)
+    order_by = (Product.created_at, Product.id)
+    return read_page(rt.database, select(Product), order_by, page, page_size, ProductView.of)
 
 
 def reserve_stock(uow: UnitOfWork, order_id: str, wanted: dict[str, int]) -> None:

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import bcrypt
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 
 from oms.bus import events
+from oms.db import Page, read_page
 from oms.errors import Conflict, NotFound, Unauthenticated
 from oms.http.auth import ADMIN, CUSTOMER, issue_token
-from oms.http.schemas import Page
 from oms.runtime import Runtime
 from oms.users.models import MESSAGES, Address, User
 
@@ -143,14 +143,8 @@ def add_address(rt: Runtime, user_id: str, fields: dict) -> AddressView:
 
 def list_addresses(rt: Runtime, user_id: str, page: int, page_size: int) -> Page:
     query = select(Address).where(Address.user_id == user_id)
-    with rt.database.reading() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(Address.created_at, Address.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        ).all()
-    return Page([AddressView.of(row) for row in rows], page, page_size, total)
+    order_by = (Address.created_at, Address.id)
+    return read_page(rt.database, query, order_by, page, page_size, AddressView.of)
 
 
 def get_address(rt: Runtime, user_id: str, address_id: str) -> AddressView:
