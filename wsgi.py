@@ -4,8 +4,9 @@
 """
 
 from oms.app import PortDispatcher, create_wsgi_app
-from oms.config import Settings
+from oms.config import Settings, configure_logging
 
 
 def create_app() -> PortDispatcher:
+    configure_logging()
     return create_wsgi_app(Settings.from_env())

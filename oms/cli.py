@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import signal
 import subprocess
 import sys
@@ -13,17 +11,14 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from oms.config import ConfigurationError, Settings
+from oms.config import ConfigurationError, Settings, configure_logging
 
 GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
 PROJECT_ROOT = GUNICORN_CONFIG.parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=os.environ.get("OMS_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging()
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -94,3 +95,11 @@ def _local_secret(path: Path) -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def configure_logging() -> None:
+    """One log format for every OMS process (CLI, gunicorn workers, bus workers)."""
+    logging.basicConfig(
+        level=os.environ.get("OMS_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
+    )

@@ -13,6 +13,7 @@ in its queue; handlers are idempotent (the inbox), so a redelivery is harmless.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -38,7 +39,7 @@ CONNECT_TIMEOUT = 2.0  # seconds to open a TCP connection to the broker
 CONFIRM_TIMEOUT = 5.0  # seconds to wait for the broker to confirm a publish
 POLL_INTERVAL = 1.0  # seconds the consume loop waits for a message before checking `stop`
 RECONNECT_DELAY = 1.0  # doubling while the broker stays away, up to the maximum
-MAX_RECONNECT_DELAY = 15.0
+MAX_RECONNECT_DELAY = 5.0
 HEARTBEAT = 30  # a handler may run up to ~2 heartbeats before the broker drops the consumer
 RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
@@ -206,6 +207,7 @@ class RabbitTransport:
             except errors as error:
                 failures = 1 if consuming.is_set() else failures + 1
                 delay = min(RECONNECT_DELAY * 2 ** (failures - 1), MAX_RECONNECT_DELAY)
+                delay *= random.uniform(0.5, 1.0)  # workers restarting together spread out
                 log.warning("broker connection lost (%s); reconnecting in %.0f s", error, delay)
                 stop.wait(delay)
 

@@ -6,12 +6,11 @@ Every test works under its own name prefix (`namespace`) and deletes what it dec
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from kombu import Connection, Exchange, Producer, Queue
 from oms.bus.catalogue import CATALOGUE, PUBLISHERS, event_type_of
 from oms.bus.envelope import Event, MalformedEvent
 from oms.bus.rabbitmq import ATTEMPTS_HEADER, RabbitTransport
+from tests.integration.processes import BrokerProxy
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -186,76 +186,13 @@ def text(body: str | bytes) -> str:
     return body.decode() if isinstance(body, bytes) else body
 
 
-class Proxy:
-    """A TCP relay to the broker whose connections a test can cut, like a network failure."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._upstream = (host, port)
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self._server.settimeout(0.1)
-        self.port = self._server.getsockname()[1]
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def cut(self) -> None:
-        with self._lock:
-            sockets, self._sockets = self._sockets, []
-        for sock in sockets:
-            _shut(sock)
-
-    def close(self) -> None:
-        self._closed.set()
-        self.cut()
-        self._server.close()
-
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                client, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self._relay(client)
-
-    def _relay(self, client: socket.socket) -> None:
-        client.settimeout(None)
-        try:
-            upstream = socket.create_connection(self._upstream, timeout=2)
-        except OSError:
-            _shut(client)
-            return
-        upstream.settimeout(None)
-        with self._lock:
-            self._sockets += [client, upstream]
-        for source, target in ((client, upstream), (upstream, client)):
-            threading.Thread(target=_pump, args=(source, target), daemon=True).start()
-
-
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    with suppress(OSError):
-        while data := source.recv(65536):
-            target.sendall(data)
-    _shut(source)
-    _shut(target)
-
-
-def _shut(sock: socket.socket) -> None:
-    with suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-    sock.close()
-
-
 @pytest.fixture
-def proxy(broker: Connection) -> Iterator[Proxy]:
-    relay = Proxy(broker.hostname, broker.port or 5672)
-    yield relay
-    relay.close()
+def proxy(broker: Connection) -> Iterator[BrokerProxy]:
+    with BrokerProxy(broker.hostname, broker.port or 5672) as relay:
+        yield relay
 
 
-def through(proxy: Proxy, broker: Connection) -> str:
+def through(proxy: BrokerProxy, broker: Connection) -> str:
     via = Connection(
         hostname="127.0.0.1",
         port=proxy.port,
@@ -422,7 +359,7 @@ def test_unhandleable_messages_are_dead_lettered_and_the_consumer_goes_on(
 
 
 def test_publish_and_consume_carry_on_after_the_connection_is_cut(
-    transports: Callable[..., RabbitTransport], broker: Connection, proxy: Proxy
+    transports: Callable[..., RabbitTransport], broker: Connection, proxy: BrokerProxy
 ) -> None:
     recorder = Recorder()
     url = through(proxy, broker)
@@ -435,7 +372,8 @@ def test_publish_and_consume_carry_on_after_the_connection_is_cut(
     with consuming(consumer) as errors:
         publisher.publish(before)
         wait_for(lambda: before.id in recorder.ids("orders"))
-        proxy.cut()  # both the publisher's pooled connection and the consumer's
+        proxy.stop()  # cuts both the publisher's pooled connection and the consumer's
+        proxy.start()
         publisher.publish(after)
         wait_for(lambda: after.id in recorder.ids("orders"))
 
