@@ -42,7 +42,7 @@ def check_buyer(caller: Caller, body: dict) -> None:
 
 def place_checkout(rt: Runtime, caller: Caller, checkout: Checkout) -> tuple[dict, int]:
     lines = _priced_lines(rt, checkout.items)
-    order = orders.place_order(
+    order_id = orders.place_order(
         rt,
         orders.OrderRequest(
             user_id=caller.user_id,
@@ -53,7 +53,7 @@ def place_checkout(rt: Runtime, caller: Caller, checkout: Checkout) -> tuple[dic
             fingerprint=_fingerprint() if checkout.idempotency_key else None,
         ),
     )
-    settled = orders.wait_until_settled(rt, order.order_id, rt.settings.checkout_wait_seconds)
+    settled = orders.wait_until_settled(rt, order_id, rt.settings.checkout_wait_seconds)
     return checkout_response(settled)
 
 

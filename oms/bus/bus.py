@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -28,6 +28,7 @@ class Bus:
         self.database = database
         self.transport = transport
         self._outboxes: dict[str, MessageTables] = {}
+        self._thread = threading.local()
         self._handling = 0
         self._handling_lock = threading.Lock()
 
@@ -94,22 +95,37 @@ class Bus:
         return self._relay(tables, events)
 
     def _relay(self, tables: MessageTables, events: list[Event]) -> int:
-        sent: list[str] = []
+        """Publish, then forget what the transport took. In memory, publishing runs the
+        handlers, which relay their own events: the outermost relay of the cascade
+        forgets them all in one transaction."""
+        cascade: dict[str, tuple[MessageTables, list[str]]] | None = getattr(
+            self._thread, "sent", None
+        )
+        outermost = cascade is None
+        if cascade is None:
+            cascade = self._thread.sent = {}
+        _, sent = cascade.setdefault(tables.module, (tables, []))
+        published = 0
         try:
             for event in events:
                 self.transport.publish(event)
                 sent.append(event.id)
+                published += 1
         except Exception as error:  # the transport is down: the outbox keeps the rest
-            log.warning("relay of %s paused after %d events: %s", tables.module, len(sent), error)
+            log.warning("relay of %s paused after %d events: %s", tables.module, published, error)
         finally:
-            self._forget(tables, sent)
-        return len(sent)
+            if outermost:
+                self._thread.sent = None
+                self._forget(cascade.values())
+        return published
 
-    def _forget(self, tables: MessageTables, event_ids: list[str]) -> None:
-        if not event_ids:
+    def _forget(self, sent: Iterable[tuple[MessageTables, list[str]]]) -> None:
+        batches = [(tables, ids) for tables, ids in sent if ids]
+        if not batches:
             return
         with self.database.writing() as session, session.begin():
-            session.execute(delete(tables.outbox).where(tables.outbox.c.id.in_(event_ids)))
+            for tables, ids in batches:
+                session.execute(delete(tables.outbox).where(tables.outbox.c.id.in_(ids)))
 
     def _was_handled(self, tables: MessageTables, event: Event) -> bool:
         inbox = tables.inbox

@@ -8,6 +8,7 @@ keeps an event's version; any other change is a new version published beside the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
@@ -140,9 +141,13 @@ class EventType:
     def dataschema(self) -> str:
         return f"urn:oms:events:{self.name}:v{self.version}"
 
+    @cached_property
+    def _validator(self) -> Schema:
+        return self.payload()  # schemas are reusable; building one per event is not cheap
+
     def check(self, data: dict) -> None:
         """Raise MalformedEvent unless data is a valid payload of this event type."""
-        errors = self.payload().validate(data)
+        errors = self._validator.validate(data)
         if errors:
             raise MalformedEvent(f"{self.name} payload is invalid: {errors}")
 

@@ -32,12 +32,8 @@ class Order(Base):
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    items: Mapped[list[OrderItem]] = relationship(
-        lazy="selectin", cascade="all", order_by="OrderItem.position"
-    )
-    events: Mapped[list[OrderEvent]] = relationship(
-        lazy="selectin", cascade="all", order_by="OrderEvent.id"
-    )
+    items: Mapped[list[OrderItem]] = relationship(cascade="all", order_by="OrderItem.position")
+    events: Mapped[list[OrderEvent]] = relationship(cascade="all", order_by="OrderEvent.id")
 
 
 class OrderItem(Base):

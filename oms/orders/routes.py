@@ -36,7 +36,8 @@ def place_order(body: dict) -> service.OrderView:
             "totalAmount does not match the items.",
             {"totalAmount": [f"The items add up to {request.total_amount}."]},
         )
-    return service.place_order(current_runtime(), request)
+    rt = current_runtime()
+    return service.get_order(rt, service.place_order(rt, request))
 
 
 @blueprint.get("/<uuid:order_id>")

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from oms.bus import Event, UnitOfWork, events
 from oms.db import Page, read_page, utc_now
@@ -120,8 +120,9 @@ class OrderRequest:
         return to_money(sum((item.line_total for item in self.items), Decimal(0)))
 
 
-def place_order(rt: Runtime, request: OrderRequest) -> OrderView:
-    """Create a pending order and announce it; a replayed idempotent request creates nothing."""
+def place_order(rt: Runtime, request: OrderRequest) -> str:
+    """Create a pending order, announce it, and return its id; a replayed idempotent
+    request creates nothing and returns the first order's id."""
     if request.total_amount > MAX_ORDER_TOTAL:
         raise Invalid(
             "The order is too large.", {"items": [f"The total must not exceed {MAX_ORDER_TOTAL}."]}
@@ -142,7 +143,7 @@ def place_order(rt: Runtime, request: OrderRequest) -> OrderView:
         if existing is None:
             raise
         return existing
-    return get_order(rt, order.id)
+    return order.id
 
 
 def get_order(rt: Runtime, order_id: str, owner_id: str | None = None) -> OrderView:
@@ -155,7 +156,11 @@ def get_order(rt: Runtime, order_id: str, owner_id: str | None = None) -> OrderV
 
 
 def list_orders(rt: Runtime, user_id: str, page: int, page_size: int) -> Page:
-    query = select(Order).where(Order.user_id == user_id)
+    query = (
+        select(Order)
+        .where(Order.user_id == user_id)
+        .options(selectinload(Order.items), selectinload(Order.events))
+    )
     order_by = (Order.created_at.desc(), Order.id)
     return read_page(rt.database, query, order_by, page, page_size, OrderView.of)
 
@@ -264,8 +269,16 @@ def _move(order: Order, status: str, change: str, cause: str, event_id: str | No
 
 
 def _log(order: Order, change: str, status: str, cause: str, event_id: str | None = None) -> None:
-    order.events.append(
-        OrderEvent(type=change, status=status, cause=cause, event_id=event_id, created_at=utc_now())
+    # Added to the session rather than to `order.events`, which would load the timeline.
+    object_session(order).add(  # type: ignore[union-attr]
+        OrderEvent(
+            order_id=order.id,
+            type=change,
+            status=status,
+            cause=cause,
+            event_id=event_id,
+            created_at=utc_now(),
+        )
     )
 
 
@@ -301,7 +314,7 @@ def _new_order(rt: Runtime, request: OrderRequest) -> Order:
     )
 
 
-def _replay(rt: Runtime, request: OrderRequest) -> OrderView | None:
+def _replay(rt: Runtime, request: OrderRequest) -> str | None:
     with rt.database.reading() as session:
         order = session.scalars(
             select(Order).where(
@@ -316,7 +329,7 @@ def _replay(rt: Runtime, request: OrderRequest) -> OrderView | None:
                 "This Idempotency-Key was used with another request.",
                 {"Idempotency-Key": ["Already used with a different body."]},
             )
-        return OrderView.of(order)
+        return order.id
 
 
 def _created_data(order: Order) -> dict:

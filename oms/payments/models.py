@@ -42,7 +42,7 @@ class Payment(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    refunds: Mapped[list[Refund]] = relationship(lazy="selectin", cascade="all")
+    refunds: Mapped[list[Refund]] = relationship(cascade="all")
 
 
 class Refund(Base):
