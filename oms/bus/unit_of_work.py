@@ -7,12 +7,15 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from oms.bus.catalogue import EventType
 from oms.bus.envelope import Event
 from oms.bus.store import MessageTables
+
+INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 class UnitOfWork:
@@ -42,29 +45,22 @@ class UnitOfWork:
             correlationid=correlation_id,
             dataschema=event_type.dataschema,
         )
-        self.session.execute(
-            insert(self.tables.outbox).values(
-                id=event.id,
-                type=event.type,
-                envelope=event.to_json(),
-                created_at=datetime.now(UTC),
-            )
-        )
+        row = {
+            "id": event.id,
+            "type": event.type,
+            "envelope": event.to_json(),
+            "created_at": datetime.now(UTC),
+        }
+        self.session.execute(insert(self.tables.outbox), row)
         self._recorded.append(event)
         return event
 
     def claim(self, event: Event) -> bool:
         """Record `event` as handled here; False if this module handled it already."""
-        inbox = self.tables.inbox
-        seen = self.session.execute(
-            select(inbox.c.event_id).where(inbox.c.event_id == event.id)
-        ).first()
-        if seen:
-            return False
-        self.session.execute(
-            insert(inbox).values(event_id=event.id, type=event.type, handled_at=datetime.now(UTC))
-        )
-        return True
+        dialect = self.session.get_bind().dialect.name
+        insert_ignoring_duplicates = INSERTS[dialect](self.tables.inbox).on_conflict_do_nothing()
+        row = {"event_id": event.id, "type": event.type, "handled_at": datetime.now(UTC)}
+        return self.session.execute(insert_ignoring_duplicates, row).rowcount == 1
 
     def __enter__(self) -> UnitOfWork:
         return self
