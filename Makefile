@@ -24,6 +24,10 @@ run: $(BIN)/oms
 test: $(VENV)/.test-deps
 	$(BIN)/pytest
 
+## Benchmark OMS (embedded and broker mode) against this machine's ceilings: ~5 minutes.
+bench: $(VENV)/.test-deps
+	$(BIN)/oms bench
+
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -1,4 +1,4 @@
-"""The `oms` command: serve, worker, db upgrade, create-admin."""
+"""The `oms` command: serve, worker, db upgrade, create-admin, bench."""
 
 from __future__ import annotations
 
@@ -91,6 +91,13 @@ def create_admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def bench(settings: Settings, args: argparse.Namespace) -> int:
+    """Benchmark: starts its own OMS processes (embedded and broker) and drives them over HTTP."""
+    from oms.bench.run import main as run_bench
+
+    return run_bench(args)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oms", description="OMS order management system")
     commands = parser.add_subparsers(required=True, metavar="command")
@@ -110,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--email", required=True)
     admin.add_argument("--password", required=True)
     admin.set_defaults(command=create_admin)
+    from oms.bench.options import add_arguments as bench_arguments  # argparse only
+
+    bench_parser = commands.add_parser("bench", help="benchmark OMS against the machine's ceilings")
+    bench_arguments(bench_parser)
+    bench_parser.set_defaults(command=bench)
     return parser
 
 
