@@ -57,12 +57,23 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     runtime = start_runtime(settings)
     stop = threading.Event()
     _stop_on_signals(stop)
-    relay = start_relay_thread(runtime, stop)
+    # Handlers mostly wait on the database and the broker: several consumers per process
+    # (each its own connection, competing like separate workers) keep a core busy.
+    threads = [start_relay_thread(runtime, stop)]
+    threads += [
+        threading.Thread(target=runtime.bus.transport.consume, args=(stop,), name=f"consumer-{n}")
+        for n in range(settings.worker_threads)
+    ]
+    for thread in threads[1:]:
+        thread.start()
     try:
-        runtime.bus.transport.consume(stop)  # type: ignore[attr-defined]
+        while not stop.wait(1.0):
+            if not any(thread.is_alive() for thread in threads[1:]):
+                return 1  # every consumer died: let the supervisor restart us
     finally:
         stop.set()
-        relay.join(timeout=5)
+        for thread in threads:
+            thread.join(timeout=10)
         runtime.close()
     return 0
 

@@ -42,6 +42,7 @@ class Settings:
     relay_interval_seconds: float = 1.0
     relay_grace_seconds: float = 5.0
     max_delivery_attempts: int = 5
+    worker_threads: int = 4
     ports: dict[str, int] = field(default_factory=lambda: dict(PORTS))
 
     @property
@@ -71,6 +72,7 @@ class Settings:
             payment_gateway=env.get("OMS_PAYMENT_GATEWAY", "simulated"),
             relay_interval_seconds=float(env.get("OMS_RELAY_INTERVAL_SECONDS", "1")),
             relay_grace_seconds=float(env.get("OMS_RELAY_GRACE_SECONDS", "5")),
+            worker_threads=int(env.get("OMS_WORKER_THREADS", "4")),
             ports={
                 name: int(env.get(f"OMS_PORT_{name.upper()}", port)) for name, port in PORTS.items()
             },

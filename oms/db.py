@@ -6,7 +6,9 @@ attached under the schema's name, so the same qualified table names work on both
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from oms.money import to_money
 
 SCHEMAS = ("users", "products", "orders", "payments")
+WRITER_TURN_TIMEOUT = 30.0
 
 
 class Database:
@@ -44,12 +47,28 @@ class Database:
         self.write_engine = self.engine.execution_options(oms_write=True)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._writer_turn = threading.Lock() if self.is_sqlite else None
 
     def reading(self) -> Session:
         return self._reader()
 
     def writing(self) -> Session:
         return self._writer()
+
+    @contextmanager
+    def write_turn(self) -> Iterator[None]:
+        """Hold around a write transaction. SQLite has one writer at a time; threads of
+        this process queue here and wake at once, instead of in SQLite's busy handler,
+        which sleeps in growing steps. PostgreSQL needs no turn."""
+        if self._writer_turn is None:
+            yield
+            return
+        if not self._writer_turn.acquire(timeout=WRITER_TURN_TIMEOUT):
+            raise TimeoutError("the database stayed busy; try again")
+        try:
+            yield
+        finally:
+            self._writer_turn.release()
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

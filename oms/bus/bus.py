@@ -50,7 +50,9 @@ class Bus:
         self.transport.bind(tables.module, by_name, deliver)
 
     def unit_of_work(self, tables: MessageTables) -> UnitOfWork:
-        return UnitOfWork(self.database.writing(), tables, self._relay)
+        return UnitOfWork(
+            self.database.writing(), tables, self._relay, self.database.write_turn()
+        )
 
     def handle(self, tables: MessageTables, handler: Handler, event: Event) -> None:
         """Run `handler` once per event id for this module, in one transaction."""
@@ -123,7 +125,7 @@ class Bus:
         batches = [(tables, ids) for tables, ids in sent if ids]
         if not batches:
             return
-        with self.database.writing() as session, session.begin():
+        with self.database.write_turn(), self.database.writing() as session, session.begin():
             for tables, ids in batches:
                 session.execute(delete(tables.outbox).where(tables.outbox.c.id.in_(ids)))
 

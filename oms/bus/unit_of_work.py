@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -26,8 +27,10 @@ class UnitOfWork:
         session: Session,
         tables: MessageTables,
         after_commit: Callable[[MessageTables, list[Event]], None],
+        writer_turn: AbstractContextManager[None],
     ) -> None:
         self.session = session
+        self._writer_turn = writer_turn
         self.tables = tables
         self._after_commit = after_commit
         self._recorded: list[Event] = []
@@ -63,6 +66,7 @@ class UnitOfWork:
         return self.session.execute(insert_ignoring_duplicates, row).rowcount == 1
 
     def __enter__(self) -> UnitOfWork:
+        self._writer_turn.__enter__()
         return self
 
     def __exit__(
@@ -78,5 +82,6 @@ class UnitOfWork:
                 self.session.rollback()
         finally:
             self.session.close()
+            self._writer_turn.__exit__(None, None, None)
         if exc_type is None and self._recorded:
             self._after_commit(self.tables, self._recorded)

@@ -169,12 +169,15 @@ def wait_until_settled(rt: Runtime, order_id: str, timeout_seconds: float) -> Or
     """The order once its saga has settled, or as it stands when the wait runs out."""
     deadline = time.monotonic() + timeout_seconds
     pause = 0.005
-    order = get_order(rt, order_id)
-    while not order.is_settled and time.monotonic() < deadline:
+    while _status_of(rt, order_id) in IN_FLIGHT and time.monotonic() < deadline:
         time.sleep(pause)
-        pause = min(pause * 2, 0.1)
-        order = get_order(rt, order_id)
-    return order
+        pause = min(pause * 1.5, 0.05)
+    return get_order(rt, order_id)
+
+
+def _status_of(rt: Runtime, order_id: str) -> str | None:
+    with rt.database.reading() as session:
+        return session.scalar(select(Order.status).where(Order.id == order_id))
 
 
 def cancel_order(rt: Runtime, order_id: str, owner_id: str) -> OrderView:

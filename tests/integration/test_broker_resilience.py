@@ -47,6 +47,7 @@ SETTLE_TIMEOUT = 60.0
 TERMINAL = {"processing", "cancelled", "shipped"}
 SCHEMAS = ("users", "products", "orders", "payments")
 CONSUMERS = ("products", "orders", "payments")
+CONSUMER_THREADS = 3
 
 
 # -- driving OMS over HTTP --------------------------------------------------------
@@ -303,6 +304,7 @@ def oms_env(postgres_url: str, amqp_url: str, broker_namespace: str) -> dict[str
         OMS_RELAY_GRACE_SECONDS="1",
         OMS_WEB_WORKERS="2",
         OMS_WEB_THREADS="12",
+        OMS_WORKER_THREADS=str(CONSUMER_THREADS),
         OMS_HOST="127.0.0.1",
         OMS_LOG_LEVEL="info",
     )
@@ -403,12 +405,14 @@ def assert_stock_conserved(ledger: Ledger, initial: dict[str, int], units: Count
 def test_200_concurrent_checkouts_for_50_units_sell_exactly_50(
     oms_env: dict[str, str], ledger: Ledger, tmp_path: Path
 ) -> None:
-    """2 web processes x 12 threads, 2 competing workers; 20 client threads race for 50 units."""
+    """2 web processes x 12 threads, 2 workers of competing consumer threads; 20 client
+    threads race for 50 units."""
     with running_oms(oms_env, tmp_path / "logs", workers=2) as oms:
         client = Client(oms.web_url)
         admin, buyers = admin_and_buyers(client, buyers=8)
         product = client.add_product(admin, stock=50)
-        assert ledger.consumers() == dict.fromkeys(CONSUMERS, 2), "2 competing workers"
+        expected = dict.fromkeys(CONSUMERS, 2 * CONSUMER_THREADS)
+        assert ledger.consumers() == expected, "2 workers' competing consumers"
         jobs = [(buyers[n % len(buyers)], [(product, 1)]) for n in range(200)]
         with StockWatch(ledger) as watch:
             answers = run_checkouts(client, jobs, threads=20)
