@@ -81,7 +81,10 @@ class Bus:
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than_seconds)
         published = 0
         for tables in self._outboxes.values():
-            published += self._relay_stored(tables, cutoff)
+            while (batch := self._relay_stored(tables, cutoff)) > 0:
+                published += batch
+                if batch < SWEEP_BATCH:  # the outbox is drained, or the transport stopped
+                    break
         return published
 
     def _relay_stored(self, tables: MessageTables, cutoff: datetime) -> int:

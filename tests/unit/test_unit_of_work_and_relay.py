@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from oms import orders, payments, users
 from oms.bus import Event, MalformedEvent, MemoryTransport, MessageTables, UnitOfWork, events
+from oms.bus.bus import SWEEP_BATCH
 from oms.bus.transport import Delivery
 from oms.runtime import Runtime
 
@@ -153,6 +154,24 @@ def test_a_broker_outage_keeps_the_event_in_the_outbox_until_the_relay_delivers_
     assert runtime.bus.relay_pending() == 0
 
     assert received == [event]
+    assert _outbox_ids(runtime, orders.MESSAGES) == []
+
+
+def test_after_a_long_outage_one_relay_pass_publishes_the_whole_backlog(
+    runtime: Runtime,
+) -> None:
+    memory = runtime.bus.transport
+    received = _listen(runtime)
+    runtime.bus.transport = BrokerOutage()
+    backlog = SWEEP_BATCH * 2 + 7
+    for _ in range(backlog):
+        with runtime.bus.unit_of_work(orders.MESSAGES) as uow:
+            uow.publish(events.ORDER_SHIPPED, _order_shipped(), correlation_id=None)
+
+    runtime.bus.transport = memory
+    assert runtime.bus.relay_pending() == backlog
+
+    assert len({event.id for event in received}) == backlog
     assert _outbox_ids(runtime, orders.MESSAGES) == []
 
 
