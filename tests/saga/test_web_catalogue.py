@@ -11,6 +11,12 @@ from tests.support import Shop
 PRODUCTS = "/api/v1/products"
 
 
+@pytest.fixture
+def shop(saga_shop: Shop) -> Shop:
+    """Every test here runs on both modes: SQLite + in-memory bus, PostgreSQL + RabbitMQ."""
+    return saga_shop
+
+
 def _new_product(**change: object) -> dict:
     return {"name": "Lamp", "sku": f"LAMP-{uuid.uuid4().hex[:8]}", "price": "19.90", **change}
 

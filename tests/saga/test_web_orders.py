@@ -13,6 +13,12 @@ CHECKOUT = "/api/v1/checkout"
 ORDERS = "/api/v1/orders"
 
 
+@pytest.fixture
+def shop(saga_shop: Shop) -> Shop:
+    """Every test here runs on both modes: SQLite + in-memory bus, PostgreSQL + RabbitMQ."""
+    return saga_shop
+
+
 def _order_count(shop: Shop, customer: Customer) -> int:
     response = shop.web.get(ORDERS, headers=customer.headers)
     assert response.status_code == 200, response.json
