@@ -53,9 +53,6 @@ class Settings:
     def uses_broker(self) -> bool:
         return self.broker_url != DEFAULT_BROKER_URL
 
-    def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
-
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)

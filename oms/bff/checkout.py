@@ -6,7 +6,6 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from flask import request
@@ -79,8 +78,7 @@ def _priced_lines(rt: Runtime, items: list[dict]) -> list[orders.LineItem]:
             "Some products do not exist.", {"items": [f"Unknown product {pid}." for pid in unknown]}
         )
     return [
-        orders.LineItem(pid, quantity, Decimal(catalogue[pid].price))
-        for pid, quantity in quantities.items()
+        orders.LineItem(pid, quantity, catalogue[pid].price) for pid, quantity in quantities.items()
     ]
 
 

@@ -40,10 +40,6 @@ class CheckoutResult(CamelSchema):
     error = fields.String(metadata={"description": "Why the checkout was cancelled (402, 409)."})
 
 
-class NewPaymentMethod(CardToken):
-    pass
-
-
 class OrderDetails(CamelSchema):
     order = fields.Nested(orders.OrderSchema, required=True)
     user = fields.Nested(users.UserSchema, required=True)

@@ -13,7 +13,7 @@ from oms.bff.checkout import Checkout, check_buyer, place_checkout
 from oms.db import Page
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, current_caller, requires
-from oms.http.schemas import PageQuery, PostalAddress
+from oms.http.schemas import CardToken, PageQuery, PostalAddress
 
 me = Blueprint("me", __name__, url_prefix="/api/v1/users/me", description="The signed-in user")
 catalogue = Blueprint("catalogue", __name__, url_prefix="/api/v1/products", description="Products")
@@ -46,7 +46,7 @@ def list_addresses(query: dict) -> Page:
 
 @me.post("/payment-methods")
 @requires()
-@me.arguments(schemas.NewPaymentMethod)
+@me.arguments(CardToken)
 @me.response(201, payments.PaymentMethodSchema)
 def add_payment_method(body: dict) -> payments.PaymentMethodView:
     """The gateway token is stored, never shown again."""

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
 from oms.bus.catalogue import EventType, event_type_of
 from oms.bus.envelope import Event
@@ -50,9 +49,7 @@ class Bus:
         self.transport.bind(tables.module, by_name, deliver)
 
     def unit_of_work(self, tables: MessageTables) -> UnitOfWork:
-        return UnitOfWork(
-            self.database.writing(), tables, self._relay, self.database.write_turn()
-        )
+        return UnitOfWork(self.database.writing(), tables, self._relay, self.database.write_turn())
 
     def handle(self, tables: MessageTables, handler: Handler, event: Event) -> None:
         """Run `handler` once per event id for this module, in one transaction."""
@@ -60,11 +57,8 @@ class Bus:
             self._handling += 1
         try:
             with self.unit_of_work(tables) as uow:
-                if uow.claim(event):
+                if uow.claim(event):  # a concurrent duplicate waits here, then claims nothing
                     handler(event, uow)
-        except IntegrityError:
-            if not self._was_handled(tables, event):
-                raise  # a real constraint violation, not a concurrent duplicate
         finally:
             with self._handling_lock:
                 self._handling -= 1
@@ -131,9 +125,3 @@ class Bus:
         with self.database.write_turn(), self.database.writing() as session, session.begin():
             for tables, ids in batches:
                 session.execute(delete(tables.outbox).where(tables.outbox.c.id.in_(ids)))
-
-    def _was_handled(self, tables: MessageTables, event: Event) -> bool:
-        inbox = tables.inbox
-        with self.database.reading() as session:
-            query = select(inbox.c.event_id).where(inbox.c.event_id == event.id)
-            return session.execute(query).first() is not None

@@ -50,8 +50,8 @@ class RabbitTransport:
     """The `Transport` over RabbitMQ.
 
     `publish` may be called from many threads. `consume` runs the consumers bound
-    here until `stop` is set; run it in one thread per process (or several processes:
-    they share each consumer's queue).
+    here until `stop` is set; each call has its own connection, so several threads or
+    processes running it are competing consumers on each queue.
     """
 
     def __init__(
@@ -66,7 +66,7 @@ class RabbitTransport:
         self.prefetch = prefetch
         self.namespace = namespace
         self._bindings: dict[str, dict[str, Delivery]] = {}
-        self._producers = _ProducerPool(self._publishing_connection)
+        self._producers = _ProducerPool(self._connection)
         self._declare_lock = threading.Lock()
         self._declared = False
 
@@ -191,9 +191,6 @@ class RabbitTransport:
             transport_options=options,
         )
 
-    def _publishing_connection(self) -> Connection:
-        return self._connection()
-
     # -- consuming --------------------------------------------------------------
 
     def consume(self, stop: threading.Event) -> None:
@@ -210,8 +207,6 @@ class RabbitTransport:
                 delay *= random.uniform(0.5, 1.0)  # workers restarting together spread out
                 log.warning("broker connection lost (%s); reconnecting in %.0f s", error, delay)
                 stop.wait(delay)
-
-    run_consumers = consume
 
     def _consume_session(self, stop: threading.Event, consuming: threading.Event) -> None:
         received: deque[Received] = deque()

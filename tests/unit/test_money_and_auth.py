@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,7 +30,7 @@ def _load(value: Any) -> Decimal:
 
 
 def _settings(**changes: Any) -> Settings:
-    return Settings(jwt_secret=SECRET).with_overrides(**changes)
+    return dataclasses.replace(Settings(jwt_secret=SECRET), **changes)
 
 
 # The Money field
