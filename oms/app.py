@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -81,13 +82,23 @@ def start_relay_thread(runtime: Runtime, stop: threading.Event) -> threading.Thr
 
 
 def relay_until(runtime: Runtime, stop: threading.Event) -> None:
-    """Publish whatever the fast path after commit did not (crash, broker outage)."""
+    """The upkeep that heals the saga, every relay interval until `stop`:
+    - publish what the fast path after commit did not (a crash, a broker outage);
+    - make the retries that are due, and collect dead letters into the store;
+    - cancel the orders past their saga deadline (their stock released, any charge
+      refunded, through the same events as any cancellation)."""
     settings = runtime.settings
     grace = 0.0  # at start-up everything left over is fair game
     while not stop.is_set():
-        try:
-            runtime.bus.relay_pending(older_than_seconds=grace)
-        except Exception:
-            log.exception("outbox relay failed; retrying")
+        upkeep = (
+            ("outbox relay", partial(runtime.bus.relay_pending, older_than_seconds=grace)),
+            ("retries and dead letters", runtime.bus.transport.sweep),
+            ("saga deadlines", partial(orders.cancel_overdue_orders, runtime)),
+        )
+        for name, task in upkeep:
+            try:
+                task()
+            except Exception as error:  # an outage: the next round tries again
+                log.warning("%s failed; trying again next round: %r", name, error)
         grace = settings.relay_grace_seconds
         stop.wait(settings.relay_interval_seconds)

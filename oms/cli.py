@@ -1,8 +1,9 @@
-"""The `oms` command: serve, worker, db upgrade, create-admin, bench."""
+"""The `oms` command: serve, worker, db upgrade, create-admin, dead-letters, audit, bench."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import subprocess
 import sys
@@ -10,8 +11,13 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from oms.config import ConfigurationError, Settings, configure_logging
+
+if TYPE_CHECKING:
+    from oms.bus import DeadLetter
+    from oms.runtime import Runtime
 
 GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
 PROJECT_ROOT = GUNICORN_CONFIG.parent.parent
@@ -102,6 +108,91 @@ def create_admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def dead_letters(settings: Settings, args: argparse.Namespace) -> int:
+    """See, replay or drop what the bus could not deliver, in either mode."""
+    from oms.app import start_runtime
+
+    runtime = start_runtime(settings)
+    try:
+        if settings.uses_broker:  # collect what waits in the broker's dead-letter queues
+            runtime.bus.transport.sweep()
+        return DEAD_LETTER_ACTIONS[args.action](runtime, args)
+    finally:
+        runtime.close()
+
+
+def _list_dead_letters(runtime: Runtime, args: argparse.Namespace) -> int:
+    entries = runtime.bus.dead_letters.entries(include_waiting=args.waiting)
+    if args.json:
+        print(json.dumps([entry.as_json() for entry in entries], indent=2))
+        return 0
+    if not entries:
+        print("no dead letters")
+    for entry in entries:
+        waiting = f", next try {entry.retry_at:%Y-%m-%d %H:%M:%S}" if entry.retry_at else ""
+        print(
+            f"{entry.id}  {entry.module}  {entry.kind}  {entry.event_type or '?'}"
+            f"  order {entry.correlation_id or '-'}  {entry.attempts} attempt(s){waiting}\n"
+            f"    first failed {entry.first_failed_at:%Y-%m-%d %H:%M:%S}: {entry.first_error}\n"
+            f"    last failed  {entry.last_failed_at:%Y-%m-%d %H:%M:%S}: {entry.last_error}"
+        )
+    return 0
+
+
+def _chosen_dead_letters(runtime: Runtime, args: argparse.Namespace) -> list[DeadLetter] | None:
+    store = runtime.bus.dead_letters
+    if args.all:
+        return store.entries(include_waiting=True)
+    chosen = store.find(args.ids)
+    missing = sorted(set(args.ids) - {entry.id for entry in chosen})
+    if missing:
+        print(f"oms: no dead letter with id {', '.join(missing)}", file=sys.stderr)
+        return None
+    return chosen
+
+
+def _replay_dead_letters(runtime: Runtime, args: argparse.Namespace) -> int:
+    chosen = _chosen_dead_letters(runtime, args)
+    if chosen is None:
+        return 2
+    failed = runtime.bus.replay(chosen)
+    for entry, error in failed:
+        print(f"oms: {entry.id} failed again: {error}", file=sys.stderr)
+    print(f"replayed {len(chosen) - len(failed)} of {len(chosen)} dead letter(s)")
+    return 1 if failed else 0
+
+
+def _drop_dead_letters(runtime: Runtime, args: argparse.Namespace) -> int:
+    chosen = _chosen_dead_letters(runtime, args)
+    if chosen is None:
+        return 2
+    print(f"dropped {runtime.bus.dead_letters.forget(chosen)} dead letter(s)")
+    return 0
+
+
+DEAD_LETTER_ACTIONS = {
+    "list": _list_dead_letters,
+    "replay": _replay_dead_letters,
+    "drop": _drop_dead_letters,
+}
+
+
+def audit(settings: Settings, args: argparse.Namespace) -> int:
+    """Check the invariants across modules; exit 1 with a report when one breaks."""
+    from oms.app import start_runtime
+    from oms.audit import audit as run_audit
+
+    runtime = start_runtime(settings)
+    try:
+        if settings.uses_broker:
+            runtime.bus.transport.sweep()
+        report = run_audit(runtime, settle_seconds=args.settle_seconds)
+    finally:
+        runtime.close()
+    print(json.dumps(report.as_json(), indent=2) if args.json else report.as_text())
+    return 0 if report.ok else 1
+
+
 def bench(settings: Settings, args: argparse.Namespace) -> int:
     """Benchmark: starts its own OMS processes (embedded and broker) and drives them over HTTP."""
     from oms.bench.run import main as run_bench
@@ -128,12 +219,40 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--email", required=True)
     admin.add_argument("--password", required=True)
     admin.set_defaults(command=create_admin)
+    _dead_letter_parsers(commands)
+    audit_parser = commands.add_parser("audit", help="check the invariants across modules")
+    audit_parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    audit_parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=10.0,
+        help="leave cancellations younger than this to finish compensating (default 10)",
+    )
+    audit_parser.set_defaults(command=audit)
     from oms.bench.options import add_arguments as bench_arguments  # argparse only
 
     bench_parser = commands.add_parser("bench", help="benchmark OMS against the machine's ceilings")
     bench_arguments(bench_parser)
     bench_parser.set_defaults(command=bench)
     return parser
+
+
+def _dead_letter_parsers(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "dead-letters", help="see, replay or drop what the bus could not deliver"
+    )
+    parser.set_defaults(command=dead_letters)
+    actions = parser.add_subparsers(required=True, dest="action", metavar="action")
+    listing = actions.add_parser("list", help="list dead letters, oldest first")
+    listing.add_argument("--json", action="store_true", help="print them as JSON")
+    listing.add_argument(
+        "--waiting", action="store_true", help="also deliveries waiting for their next try"
+    )
+    for action, what in (("replay", "hand them to their consumer again"), ("drop", "forget them")):
+        chosen = actions.add_parser(action, help=what)
+        which = chosen.add_mutually_exclusive_group(required=True)
+        which.add_argument("ids", nargs="*", default=[], metavar="ID", help="dead letter ids")
+        which.add_argument("--all", action="store_true", help="every dead letter")
 
 
 def _supervise(commands: list[list[str]]) -> int:

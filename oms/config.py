@@ -7,6 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 DEFAULT_DATABASE_URL = "sqlite:///oms.db"
 DEFAULT_BROKER_URL = "memory://"
@@ -20,6 +21,9 @@ PORTS = {
     "web": 3010,
     "mobile": 3011,
 }
+
+
+_N = TypeVar("_N", int, float)
 
 
 class ConfigurationError(RuntimeError):
@@ -42,6 +46,13 @@ class Settings:
     relay_interval_seconds: float = 1.0
     relay_grace_seconds: float = 5.0
     max_delivery_attempts: int = 5
+    retry_initial_seconds: float = 1.0
+    retry_max_delay_seconds: float = 60.0
+    retry_budget_seconds: float = 600.0
+    delivery_limit: int = 20
+    saga_deadline_seconds: float = 300.0
+    db_connect_timeout_seconds: float = 3.0
+    db_statement_timeout_seconds: float = 10.0
     worker_threads: int = 4
     ports: dict[str, int] = field(default_factory=lambda: dict(PORTS))
 
@@ -61,17 +72,41 @@ class Settings:
             broker_url=env.get("OMS_BROKER_URL", DEFAULT_BROKER_URL),
             broker_namespace=env.get("OMS_BROKER_NAMESPACE", ""),
             jwt_secret=env.get("OMS_JWT_SECRET", ""),
-            jwt_ttl_seconds=int(env.get("OMS_JWT_TTL_SECONDS", "3600")),
-            bcrypt_rounds=int(env.get("OMS_BCRYPT_ROUNDS", "12")),
+            jwt_ttl_seconds=_number(env, "OMS_JWT_TTL_SECONDS", cls.jwt_ttl_seconds),
+            bcrypt_rounds=_number(env, "OMS_BCRYPT_ROUNDS", cls.bcrypt_rounds),
             currency=env.get("OMS_CURRENCY", "USD").upper(),
-            checkout_wait_seconds=float(env.get("OMS_CHECKOUT_WAIT_SECONDS", "10")),
-            max_body_bytes=int(env.get("OMS_MAX_BODY_BYTES", str(64 * 1024))),
+            checkout_wait_seconds=_number(
+                env, "OMS_CHECKOUT_WAIT_SECONDS", cls.checkout_wait_seconds
+            ),
+            max_body_bytes=_number(env, "OMS_MAX_BODY_BYTES", cls.max_body_bytes),
             payment_gateway=env.get("OMS_PAYMENT_GATEWAY", "simulated"),
-            relay_interval_seconds=float(env.get("OMS_RELAY_INTERVAL_SECONDS", "1")),
-            relay_grace_seconds=float(env.get("OMS_RELAY_GRACE_SECONDS", "5")),
-            worker_threads=int(env.get("OMS_WORKER_THREADS", "4")),
+            relay_interval_seconds=_number(
+                env, "OMS_RELAY_INTERVAL_SECONDS", cls.relay_interval_seconds
+            ),
+            relay_grace_seconds=_number(env, "OMS_RELAY_GRACE_SECONDS", cls.relay_grace_seconds),
+            max_delivery_attempts=_number(
+                env, "OMS_MAX_DELIVERY_ATTEMPTS", cls.max_delivery_attempts
+            ),
+            retry_initial_seconds=_number(
+                env, "OMS_RETRY_INITIAL_SECONDS", cls.retry_initial_seconds
+            ),
+            retry_max_delay_seconds=_number(
+                env, "OMS_RETRY_MAX_DELAY_SECONDS", cls.retry_max_delay_seconds
+            ),
+            retry_budget_seconds=_number(env, "OMS_RETRY_BUDGET_SECONDS", cls.retry_budget_seconds),
+            delivery_limit=_number(env, "OMS_DELIVERY_LIMIT", cls.delivery_limit),
+            saga_deadline_seconds=_number(
+                env, "OMS_SAGA_DEADLINE_SECONDS", cls.saga_deadline_seconds
+            ),
+            db_connect_timeout_seconds=_number(
+                env, "OMS_DB_CONNECT_TIMEOUT_SECONDS", cls.db_connect_timeout_seconds
+            ),
+            db_statement_timeout_seconds=_number(
+                env, "OMS_DB_STATEMENT_TIMEOUT_SECONDS", cls.db_statement_timeout_seconds
+            ),
+            worker_threads=_number(env, "OMS_WORKER_THREADS", cls.worker_threads),
             ports={
-                name: int(env.get(f"OMS_PORT_{name.upper()}", port)) for name, port in PORTS.items()
+                name: _number(env, f"OMS_PORT_{name.upper()}", port) for name, port in PORTS.items()
             },
         )
         return settings.with_jwt_secret()
@@ -87,6 +122,21 @@ class Settings:
                 "OMS_JWT_SECRET is required when OMS runs on PostgreSQL or RabbitMQ"
             )
         return replace(self, jwt_secret=_local_secret(Path(SECRET_FILE)))
+
+
+def _number(env: dict[str, str], name: str, default: _N) -> _N:
+    """The positive number in `name` (of the default's type), or a one-line error."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    kind = type(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be greater than 0, not {raw!r}")
+    return value
 
 
 def _local_secret(path: Path) -> str:

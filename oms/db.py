@@ -38,9 +38,17 @@ WRITER_TURN_TIMEOUT = 30.0
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        connect_timeout: float = 3.0,
+        statement_timeout: float = 10.0,
+    ) -> None:
         self.url = with_driver(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._timeouts = (connect_timeout, statement_timeout)
         self.engine = self._create_engine(pool_size)
         # Writers on SQLite take the write lock up front (BEGIN IMMEDIATE); a deferred
         # transaction that upgrades later fails at once instead of waiting its turn.
@@ -80,7 +88,12 @@ class Database:
     def _create_engine(self, pool_size: int) -> Engine:
         if not self.is_sqlite:
             return create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_timeout=self._timeouts[1],
+                connect_args=_postgres_timeouts(*self._timeouts),
             )
         engine = create_engine(
             self.url,
@@ -118,6 +131,15 @@ def read_page(
         return Page([view(row) for row in rows], page, page_size, total)
 
 
+def lock_for_transaction(session: Session, key: str) -> None:
+    """Hold a lock named `key` until the session's transaction ends. PostgreSQL takes a
+    transaction-scoped advisory lock; SQLite has one writer at a time already."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+        )
+
+
 def with_driver(url: str) -> URL:
     """postgresql:// means psycopg2 here (SQLAlchemy 2.1 would pick psycopg 3)."""
     parsed = make_url(url)
@@ -132,6 +154,22 @@ def sqlite_schema_files(main_file: str) -> dict[str, str]:
         raise ValueError("OMS needs a SQLite file, not an in-memory database")
     main = Path(main_file)
     return {schema: str(main.with_name(f"{main.stem}.{schema}{main.suffix}")) for schema in SCHEMAS}
+
+
+def _postgres_timeouts(connect_timeout: float, statement_timeout: float) -> dict[str, Any]:
+    """No request waits on PostgreSQL for long: bounded connects, statements and lock
+    waits, and a connection whose peer stopped answering (a partition, a frozen link) is
+    given up by TCP itself rather than waited on for the OS's many minutes."""
+    statement_ms = int(statement_timeout * 1000)
+    return {
+        "connect_timeout": max(1, round(connect_timeout)),
+        "options": f"-c statement_timeout={statement_ms} -c lock_timeout={statement_ms}",
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+        "tcp_user_timeout": statement_ms,
+    }
 
 
 def _attach_schemas_on_connect(engine: Engine, files: dict[str, str]) -> None:

@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 
 from oms.bus.catalogue import EventType, event_type_of
+from oms.bus.dead_letters import UNROUTABLE, DeadLetter, DeadLetterStore
 from oms.bus.envelope import Event
+from oms.bus.faults import RetryPolicy
 from oms.bus.store import MessageTables
 from oms.bus.transport import Transport
 from oms.bus.unit_of_work import UnitOfWork
@@ -23,10 +25,15 @@ SWEEP_BATCH = 200
 
 
 class Bus:
-    def __init__(self, database: Database, transport: Transport) -> None:
+    def __init__(
+        self, database: Database, transport: Transport, retry_policy: RetryPolicy | None = None
+    ) -> None:
         self.database = database
         self.transport = transport
+        self.dead_letters = DeadLetterStore(database)
+        transport.use_dead_letters(self.dead_letters, retry_policy or RetryPolicy())
         self._outboxes: dict[str, MessageTables] = {}
+        self._deliveries: dict[str, Callable[[Event], None]] = {}
         self._thread = threading.local()
         self._handling = 0
         self._handling_lock = threading.Lock()
@@ -37,8 +44,13 @@ class Bus:
         return self._handling > 0
 
     def register(self, tables: MessageTables) -> None:
-        """Make the relay responsible for this module's outbox."""
+        """Make the relay responsible for this module's outbox, and keep its dead letters."""
         self._outboxes[tables.module] = tables
+        self.dead_letters.register(tables)
+
+    @property
+    def outboxes(self) -> list[MessageTables]:
+        return list(self._outboxes.values())
 
     def subscribe(self, tables: MessageTables, handlers: Mapping[EventType, Handler]) -> None:
         by_name = {event_type.name: handler for event_type, handler in handlers.items()}
@@ -46,6 +58,7 @@ class Bus:
         def deliver(event: Event) -> None:
             self.handle(tables, by_name[event_type_of(event).name], event)
 
+        self._deliveries[tables.module] = deliver
         self.transport.bind(tables.module, by_name, deliver)
 
     def unit_of_work(self, tables: MessageTables) -> UnitOfWork:
@@ -62,6 +75,24 @@ class Bus:
         finally:
             with self._handling_lock:
                 self._handling -= 1
+
+    def replay(self, entries: list[DeadLetter]) -> list[tuple[DeadLetter, str]]:
+        """Hand dead letters to their consumer again (an unroutable one to the transport);
+        forget each that goes through. The ones that failed again, with their error."""
+        failed = []
+        for entry in entries:
+            try:
+                event = Event.from_json(entry.body)
+                if entry.kind == UNROUTABLE:
+                    self.transport.publish(event)
+                else:
+                    self._deliveries[entry.module](event)
+            except Exception as error:
+                self.dead_letters.failed_again(entry, repr(error), retry_at=None)
+                failed.append((entry, repr(error)))
+            else:
+                self.dead_letters.forget([entry])
+        return failed
 
     def outboxes_empty(self) -> bool:
         with self.database.reading() as session:

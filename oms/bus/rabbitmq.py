@@ -1,13 +1,26 @@
 """Events over RabbitMQ: the contract's topology, confirmed publishing, acked consuming.
 
 Every publishing module has a durable topic exchange named after it; every consuming
-module a durable queue named after it, bound on each handled event type's publisher
-exchange with the type as routing key. A message a consumer cannot handle (not an
-event, an invalid payload, or a handler failing `max_attempts` times) is rejected into
-`<consumer>.dead-letter` through the `oms.dead-letter` exchange: never dropped.
+module a durable quorum queue named after it, bound on each handled event type's
+publisher exchange with the type as routing key. A message is acked only after
+`deliver` returned, so a crash while handling leaves it in its queue; handlers are
+idempotent (the inbox), so a redelivery is harmless.
 
-A message is acked only after `deliver` returned, so a crash while handling leaves it
-in its queue; handlers are idempotent (the inbox), so a redelivery is harmless.
+Failures, without blocking the queue:
+- a failed delivery is acked once a copy of it waits in a delay queue (`oms.retry.<n>s`,
+  shared by all consumers, one per delay tier), whose TTL dead-letters it back to the
+  consumer's queue: exponential backoff with jitter, rounded up to a tier. Transient
+  faults (database or broker away, deadlocks...) are retried for the retry budget,
+  other failures a few times;
+- then, or at once for a malformed message, a copy goes to `<consumer>.dead-letter`
+  with the errors in its headers;
+- a message whose handling kills the worker (redelivered, never acked) reaches the
+  queue's delivery limit, and the broker dead-letters it there through
+  `oms.dead-letter`;
+- an event no queue is bound to take goes, through the publisher exchange's alternate
+  exchange, to `<publisher>.unroutable`.
+`sweep` moves what waits in the dead-letter and unroutable queues into the dead-letter
+store, where `oms dead-letters` shows, replays and drops it.
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from typing import Any
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue, binding
@@ -25,23 +39,40 @@ from kombu.exceptions import KombuError
 from kombu.message import Message
 
 from oms.bus.catalogue import CATALOGUE, PUBLISHERS
+from oms.bus.dead_letters import (
+    FAILED,
+    MALFORMED,
+    REDELIVERED,
+    UNROUTABLE,
+    DeadLetterStore,
+    Failure,
+)
 from oms.bus.envelope import CONTENT_TYPE, Event, MalformedEvent
+from oms.bus.faults import RetryPolicy
 from oms.bus.transport import Delivery
+from oms.db import utc_now
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_EXCHANGE = "oms.dead-letter"
 DEAD_LETTER_SUFFIX = ".dead-letter"
+UNROUTABLE_SUFFIX = ".unroutable"
+RETRY_PREFIX = "oms.retry."
+RETRY_TIERS = (1, 2, 5, 10, 30, 60, 300)  # seconds a retried message waits
 ATTEMPTS_HEADER = "x-oms-attempts"
+FIRST_FAILED_HEADER = "x-oms-first-failed-at"
+FIRST_ERROR_HEADER = "x-oms-first-error"
+LAST_ERROR_HEADER = "x-oms-last-error"
+KIND_HEADER = "x-oms-kind"
+MAX_HEADER_LENGTH = 1000
 PERSISTENT = 2
 
 CONNECT_TIMEOUT = 2.0  # seconds to open a TCP connection to the broker
-CONFIRM_TIMEOUT = 5.0  # seconds to wait for the broker to confirm a publish
+CONFIRM_TIMEOUT = 2.0  # seconds to wait for the broker to confirm a publish
 POLL_INTERVAL = 1.0  # seconds the consume loop waits for a message before checking `stop`
 RECONNECT_DELAY = 1.0  # doubling while the broker stays away, up to the maximum
 MAX_RECONNECT_DELAY = 5.0
 HEARTBEAT = 30  # a handler may run up to ~2 heartbeats before the broker drops the consumer
-RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
 Received = tuple[str, Message]  # (consumer, message)
 
@@ -57,14 +88,17 @@ class RabbitTransport:
     def __init__(
         self,
         url: str,
-        max_attempts: int = 5,
         prefetch: int = 16,
         namespace: str = "",
+        delivery_limit: int = 20,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         self.url = url
-        self.max_attempts = max_attempts
         self.prefetch = prefetch
         self.namespace = namespace
+        self.delivery_limit = delivery_limit
+        self.policy = retry_policy or RetryPolicy()
+        self._store: DeadLetterStore | None = None
         self._bindings: dict[str, dict[str, Delivery]] = {}
         self._producers = _ProducerPool(self._connection)
         self._declare_lock = threading.Lock()
@@ -81,6 +115,14 @@ class RabbitTransport:
     def dead_letter_queue_name(self, consumer: str) -> str:
         return self.queue_name(consumer) + DEAD_LETTER_SUFFIX
 
+    def unroutable_name(self, publisher: str) -> str:
+        """The alternate exchange of `publisher`'s exchange, and its queue."""
+        return self.namespace + publisher + UNROUTABLE_SUFFIX
+
+    def retry_name(self, seconds: int) -> str:
+        """The delay exchange and queue of one retry tier."""
+        return f"{self.namespace}{RETRY_PREFIX}{seconds}s"
+
     @property
     def dead_letter_exchange_name(self) -> str:
         return self.namespace + DEAD_LETTER_EXCHANGE
@@ -95,8 +137,14 @@ class RabbitTransport:
             routes[event_type] = deliver
         self._declared = False  # the next publish or consume declares the new bindings
 
+    def use_dead_letters(self, store: DeadLetterStore, policy: RetryPolicy) -> None:
+        self._store, self.policy = store, policy
+
     def publish(self, event: Event) -> None:
-        """Publish `event` persistently and wait for the broker's confirm; raise if refused."""
+        """Publish `event` persistently and wait for the broker's confirm; raise if refused.
+
+        No retries here: a publish that fails leaves the event in the outbox, whose
+        relay publishes it later. A request is never held long by a broker away."""
         event_type = CATALOGUE.get(event.type)
         if event_type is None:
             raise MalformedEvent(f"unknown event type {event.type!r}")
@@ -107,12 +155,29 @@ class RabbitTransport:
                 event.to_json(),
                 exchange=exchange,
                 routing_key=event.type,
-                declare=[exchange],
-                retry=True,
-                retry_policy=RETRY_POLICY,
+                retry=False,
                 timeout=CONFIRM_TIMEOUT,
                 **_properties(event),
             )
+
+    def sweep(self) -> None:
+        """Move dead-lettered and unroutable messages into the dead-letter store."""
+        if self._store is None:
+            return
+        with self._connection() as connection:
+            connection.ensure_connection(max_retries=0)
+            channel = connection.default_channel
+            self._declare_on(channel)
+            for consumer in self._bindings:
+                queue = self._dead_letter_queue(consumer)(channel)
+                while (message := queue.get(no_ack=False)) is not None:
+                    self._store.park(consumer, _dead_letter(message))
+                    message.ack()
+            for publisher in PUBLISHERS:
+                queue = self._unroutable_queue(publisher)(channel)
+                while (message := queue.get(no_ack=False)) is not None:
+                    self._keep_unroutable(publisher, message)
+                    message.ack()
 
     def ping(self) -> None:
         with Connection(self.url, connect_timeout=CONNECT_TIMEOUT) as connection:
@@ -149,13 +214,21 @@ class RabbitTransport:
 
     def _declare_on(self, channel: Any) -> None:
         for publisher in PUBLISHERS:
+            self._unroutable_queue(publisher)(channel).declare()
             self._exchange(publisher)(channel).declare()
+        for seconds in RETRY_TIERS:
+            self._retry_queue(seconds)(channel).declare()
         for consumer in self._bindings:
             self._dead_letter_queue(consumer)(channel).declare()
             self._queue(consumer)(channel).declare()
 
     def _exchange(self, publisher: str) -> Exchange:
-        return Exchange(self.exchange_name(publisher), type="topic", durable=True)
+        return Exchange(
+            self.exchange_name(publisher),
+            type="topic",
+            durable=True,
+            arguments={"alternate-exchange": self.unroutable_name(publisher)},
+        )
 
     def _dead_letter_exchange(self) -> Exchange:
         return Exchange(self.dead_letter_exchange_name, type="direct", durable=True)
@@ -167,6 +240,8 @@ class RabbitTransport:
             for event_type in sorted(self._bindings[consumer])
         ]
         arguments = {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.delivery_limit,
             "x-dead-letter-exchange": self.dead_letter_exchange_name,
             "x-dead-letter-routing-key": name,
         }
@@ -180,15 +255,26 @@ class RabbitTransport:
             durable=True,
         )
 
+    def _unroutable_queue(self, publisher: str) -> Queue:
+        name = self.unroutable_name(publisher)
+        return Queue(name, exchange=Exchange(name, type="fanout", durable=True), durable=True)
+
+    def _retry_queue(self, seconds: int) -> Queue:
+        """Holds a message `seconds`, then dead-letters it through the default exchange
+        under its routing key: the name of the queue it is retried in."""
+        name = self.retry_name(seconds)
+        arguments = {"x-message-ttl": seconds * 1000, "x-dead-letter-exchange": ""}
+        exchange = Exchange(name, type="fanout", durable=True)
+        return Queue(name, exchange=exchange, durable=True, queue_arguments=arguments)
+
     # -- connections ------------------------------------------------------------
 
     def _connection(self, heartbeat: int = 0) -> Connection:
-        options = {"confirm_publish": True, **RETRY_POLICY}  # bounds reconnects, too
         return Connection(
             self.url,
             connect_timeout=CONNECT_TIMEOUT,
             heartbeat=heartbeat,
-            transport_options=options,
+            transport_options={"confirm_publish": True, "max_retries": 0},
         )
 
     # -- consuming --------------------------------------------------------------
@@ -243,16 +329,17 @@ class RabbitTransport:
             self._handle(consumer, message, retry_producer)
         # Whatever is left unacked goes back to its queue when the connection closes.
 
-    def _handle(self, consumer: str, message: Message, retry_producer: Producer) -> None:
-        attempt = _attempts(message) + 1
+    def _handle(self, consumer: str, message: Message, producer: Producer) -> None:
         try:
             event = Event.from_json(message.body)
             self._route(consumer, event)(event)
         except MalformedEvent as error:
             log.error("dead-lettered for %s, malformed: %r (%s)", consumer, message.body, error)
-            message.reject(requeue=False)
+            self._forward(
+                message, self.dead_letter_queue_name(consumer), producer, MALFORMED, error
+            )
         except Exception as error:
-            self._failed(consumer, message, attempt, error, retry_producer)
+            self._failed(consumer, message, error, producer)
         else:
             message.ack()
 
@@ -263,14 +350,14 @@ class RabbitTransport:
         return deliver
 
     def _failed(
-        self,
-        consumer: str,
-        message: Message,
-        attempt: int,
-        error: Exception,
-        retry_producer: Producer,
+        self, consumer: str, message: Message, error: Exception, producer: Producer
     ) -> None:
-        if attempt >= self.max_attempts:
+        headers = message.headers or {}
+        attempt = _attempts(message) + 1
+        now = utc_now()
+        first_failed_at = _time(headers.get(FIRST_FAILED_HEADER)) or now
+        retry_at = self.policy.next_try(error, attempt, first_failed_at, now)
+        if retry_at is None:
             log.error(
                 "dead-lettered for %s after %d attempts: %r (%r)",
                 consumer,
@@ -278,21 +365,43 @@ class RabbitTransport:
                 message.body,
                 error,
             )
-            message.reject(requeue=False)
+            self._forward(message, self.dead_letter_queue_name(consumer), producer, FAILED, error)
             return
-        log.warning("consumer %s failed (attempt %d): %r", consumer, attempt, error)
-        self._requeue(consumer, message, attempt, retry_producer)
-        message.ack()  # only once its copy is confirmed in the queue
+        delay = (retry_at - now).total_seconds()
+        tier = next((s for s in RETRY_TIERS if s >= delay), RETRY_TIERS[-1])
+        log.warning(
+            "consumer %s failed (attempt %d), retrying in %d s: %r", consumer, attempt, tier, error
+        )
+        self._forward(
+            message, self.queue_name(consumer), producer, FAILED, error, via=self.retry_name(tier)
+        )
 
-    def _requeue(
-        self, consumer: str, message: Message, attempt: int, retry_producer: Producer
+    def _forward(
+        self,
+        message: Message,
+        queue: str,
+        producer: Producer,
+        kind: str,
+        error: Exception,
+        via: str = "",
     ) -> None:
+        """Publish a copy of `message` with its failure noted, to `queue` (through the
+        delay exchange `via`, if given), then ack the original: once its copy is
+        confirmed, never before."""
+        headers = dict(message.headers or {})
+        headers.pop("x-death", None)
+        now = utc_now().isoformat()
+        headers[KIND_HEADER] = kind
+        headers[ATTEMPTS_HEADER] = _attempts(message) + 1
+        headers.setdefault(FIRST_FAILED_HEADER, now)
+        headers.setdefault(FIRST_ERROR_HEADER, _header_text(error))
+        headers[LAST_ERROR_HEADER] = _header_text(error)
         properties = message.properties
-        retry_producer.publish(
+        producer.publish(
             message.body,
-            exchange="",  # the default exchange routes to the queue named by the key
-            routing_key=self.queue_name(consumer),
-            headers={**(message.headers or {}), ATTEMPTS_HEADER: attempt},
+            exchange=via,  # "" is the default exchange: it routes to the queue named by the key
+            routing_key=queue,
+            headers=headers,
             content_type=message.content_type or CONTENT_TYPE,
             content_encoding=message.content_encoding or "utf-8",
             delivery_mode=PERSISTENT,
@@ -301,6 +410,18 @@ class RabbitTransport:
             type=properties.get("type"),
             timeout=CONFIRM_TIMEOUT,
         )
+        message.ack()
+
+    def _keep_unroutable(self, publisher: str, message: Message) -> None:
+        event_type = message.delivery_info.get("routing_key", "")
+        if event_type in CATALOGUE and not any(
+            event_type in routes for routes in self._bindings.values()
+        ):
+            return  # an event nothing consumes yet (e.g. user.created): not a fault
+        assert self._store is not None
+        error = f"no queue is bound to take {event_type!r} from {publisher}"
+        log.error("unroutable event from %s: %r", publisher, message.body)
+        self._store.park(publisher, Failure(UNROUTABLE, _text(message.body), error))
 
 
 class _ProducerPool:
@@ -367,6 +488,42 @@ def _attempts(message: Message) -> int:
         return max(int((message.headers or {}).get(ATTEMPTS_HEADER, 0)), 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _dead_letter(message: Message) -> Failure:
+    """What a message in a dead-letter queue says of its failures."""
+    headers = message.headers or {}
+    if KIND_HEADER in headers:
+        return Failure(
+            kind=str(headers[KIND_HEADER]),
+            body=_text(message.body),
+            error=str(headers.get(LAST_ERROR_HEADER, "")),
+            attempts=_attempts(message),
+            first_error=str(headers.get(FIRST_ERROR_HEADER, "")) or None,
+            first_failed_at=_time(headers.get(FIRST_FAILED_HEADER)),
+        )
+    deaths = headers.get("x-death") or [{}]
+    reason = deaths[0].get("reason", "unknown")
+    error = (
+        f"the broker dead-lettered it ({reason}): delivered again and again without an ack;"
+        " the worker may have died while handling it"
+    )
+    return Failure(REDELIVERED, _text(message.body), error, attempts=int(deaths[0].get("count", 1)))
+
+
+def _text(body: str | bytes) -> str:
+    return body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+
+
+def _header_text(error: BaseException) -> str:
+    return repr(error)[:MAX_HEADER_LENGTH]
+
+
+def _time(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _drain(connection: Connection) -> None:

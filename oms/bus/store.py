@@ -3,13 +3,16 @@
 Outbox: an event is written in the same transaction as the change that caused it,
 and deleted once the transport has taken it. Inbox: the id of each event a module
 has handled, written in the handler's transaction, so a redelivery has no effect.
+Dead letters: what the module could not handle (or, for its own events, what no
+queue took), kept until an operator replays or drops it; in the embedded mode also
+deliveries waiting for their next try (`retry_at`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, MetaData, String, Table, Text
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
 from oms.db import UtcDateTime
 
@@ -19,6 +22,7 @@ class MessageTables:
     module: str
     outbox: Table
     inbox: Table
+    dead_letters: Table
 
 
 def message_tables(metadata: MetaData) -> MessageTables:
@@ -41,4 +45,20 @@ def message_tables(metadata: MetaData) -> MessageTables:
         Column("type", String(100), nullable=False),
         Column("handled_at", UtcDateTime(), nullable=False),
     )
-    return MessageTables(module=module, outbox=outbox, inbox=inbox)
+    dead_letters = Table(
+        "dead_letters",
+        metadata,
+        Column("id", String(36), primary_key=True),
+        Column("kind", String(20), nullable=False),
+        Column("event_id", String(100)),
+        Column("event_type", String(100)),
+        Column("correlation_id", String(100)),
+        Column("body", Text, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("first_error", Text, nullable=False),
+        Column("last_error", Text, nullable=False),
+        Column("first_failed_at", UtcDateTime(), nullable=False),
+        Column("last_failed_at", UtcDateTime(), nullable=False),
+        Column("retry_at", UtcDateTime(), index=True),
+    )
+    return MessageTables(module=module, outbox=outbox, inbox=inbox, dead_letters=dead_letters)

@@ -12,7 +12,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from oms.bus.dead_letters import FAILED, MALFORMED, DeadLetterStore, Failure
 from oms.bus.envelope import Event, MalformedEvent
+from oms.bus.faults import RetryPolicy
+from oms.db import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +26,15 @@ class Transport(Protocol):
     def bind(self, consumer: str, event_types: Iterable[str], deliver: Delivery) -> None:
         """Route every event of `event_types` to `consumer`, which handles it with `deliver`."""
 
+    def use_dead_letters(self, store: DeadLetterStore, policy: RetryPolicy) -> None:
+        """Where messages that cannot be handled end, and how failures are retried."""
+
     def publish(self, event: Event) -> None:
         """Hand `event` over for delivery; raise if it cannot be taken now."""
+
+    def sweep(self) -> None:
+        """Periodic upkeep (wherever the relay runs): retries that are due, dead letters
+        moved into the store."""
 
     def ping(self) -> None:
         """Raise if the transport cannot be reached."""
@@ -36,25 +46,54 @@ class Transport(Protocol):
 
 
 class MemoryTransport:
-    """Synchronous delivery inside one process, with bounded retries.
+    """Synchronous delivery inside one process; failed deliveries retried from the store.
 
     `publish` returns once every bound consumer has handled the event (and, by
-    recursion, whatever their handlers published). A consumer that keeps failing
-    gets the event dead-lettered: logged in full and kept in `dead_letters`.
+    recursion, whatever their handlers published), or has had its failure parked in
+    the dead-letter store with the time of its next try. `sweep` makes the tries that
+    are due. If even parking fails (the database is away), `publish` raises, and the
+    publisher's outbox keeps the event for the relay to publish again.
     """
 
-    def __init__(self, max_attempts: int = 5) -> None:
-        self.max_attempts = max_attempts
-        self.dead_letters: list[tuple[str, Event, str]] = []
+    def __init__(self) -> None:
         self._queues: dict[str, list[tuple[str, Delivery]]] = defaultdict(list)
+        self._consumers: dict[str, Delivery] = {}
+        self._store: DeadLetterStore | None = None
+        self._policy = RetryPolicy()
 
     def bind(self, consumer: str, event_types: Iterable[str], deliver: Delivery) -> None:
+        self._consumers[consumer] = deliver
         for event_type in event_types:
             self._queues[event_type].append((consumer, deliver))
+
+    def use_dead_letters(self, store: DeadLetterStore, policy: RetryPolicy) -> None:
+        self._store, self._policy = store, policy
 
     def publish(self, event: Event) -> None:
         for consumer, deliver in self._queues.get(event.type, ()):
             self._deliver(consumer, deliver, event)
+
+    def sweep(self) -> None:
+        if self._store is None:
+            return
+        for entry in self._store.due(utc_now()):
+            try:
+                self._consumers[entry.module](Event.from_json(entry.body))
+            except Exception as error:
+                retry_at = self._policy.next_try(
+                    error, entry.attempts + 1, entry.first_failed_at, utc_now()
+                )
+                log.warning(
+                    "consumer %s failed again on %s %s (attempt %d): %r",
+                    entry.module,
+                    entry.event_type,
+                    entry.event_id,
+                    entry.attempts + 1,
+                    error,
+                )
+                self._store.failed_again(entry, repr(error), retry_at)
+            else:
+                self._store.forget([entry])
 
     def ping(self) -> None:
         return None
@@ -66,22 +105,20 @@ class MemoryTransport:
         return None
 
     def _deliver(self, consumer: str, deliver: Delivery, event: Event) -> None:
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                deliver(event)
-                return
-            except MalformedEvent as error:  # no retry can make it valid
-                last_error = repr(error)
-                break
-            except Exception as error:
-                log.warning(
-                    "consumer %s failed on %s %s (attempt %d): %s",
-                    consumer,
-                    event.type,
-                    event.id,
-                    attempt,
-                    error,
-                )
-                last_error = repr(error)
-        log.error("dead-lettered for %s: %s (%s)", consumer, event.to_json(), last_error)
-        self.dead_letters.append((consumer, event, last_error))
+        try:
+            deliver(event)
+        except MalformedEvent as error:  # no retry can make it valid
+            self._park(consumer, event, error, Failure(MALFORMED, event.to_json(), repr(error)))
+        except Exception as error:
+            now = utc_now()
+            retry_at = self._policy.next_try(error, 1, now, now)
+            log.warning("consumer %s failed on %s %s: %r", consumer, event.type, event.id, error)
+            failure = Failure(FAILED, event.to_json(), repr(error), retry_at=retry_at)
+            self._park(consumer, event, error, failure)
+
+    def _park(self, consumer: str, event: Event, error: Exception, failure: Failure) -> None:
+        if self._store is None:
+            raise error
+        self._store.park(consumer, failure)
+        if failure.retry_at is None:
+            log.error("dead-lettered for %s: %s (%s)", consumer, event.to_json(), failure.error)

@@ -13,12 +13,14 @@ from flask import Flask, Response, current_app, jsonify, request, send_from_dire
 from flask_smorest import Api, Blueprint, abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from oms.bus import is_transient
 from oms.errors import DomainError, Invalid
 from oms.http.schemas import ErrorSchema, Money
 from oms.runtime import Runtime
 
 log = logging.getLogger(__name__)
 DOCS_ASSETS = "/docs/assets/"
+RETRY_AFTER_SECONDS = 2
 
 
 def current_runtime() -> Runtime:
@@ -138,8 +140,9 @@ def _add_operations_routes(app: Flask) -> None:
         ):
             try:
                 check()
-            except Exception as error:
-                problems[part] = str(error) or type(error).__name__
+            except Exception as error:  # the driver's text names hosts and ports: log it only
+                log.warning("readiness: the %s is unreachable: %r", part, error)
+                problems[part] = "unreachable"
         if problems:
             return jsonify(status="unavailable", problems=problems), 503
         return jsonify(status="ready"), 200
@@ -164,7 +167,15 @@ def _reason(code: int) -> str:
     return HTTPStatus(code).phrase
 
 
-def _unexpected_error(error: Exception) -> tuple[Response, int]:
+def _unexpected_error(error: Exception) -> tuple[Response, int] | tuple[Response, int, dict]:
+    if is_transient(error):  # the database or the broker is away: worth a retry
+        log.warning("dependency unavailable: %r", error)
+        body = {
+            "code": 503,
+            "status": _reason(503),
+            "message": "OMS cannot reach its database or broker right now; try again shortly.",
+        }
+        return jsonify(body), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     log.exception("unexpected error", exc_info=error)
     internal = InternalServerError()
     body = {"code": 500, "status": internal.name, "message": "Something went wrong on our side."}

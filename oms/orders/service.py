@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -35,6 +35,8 @@ NEXT_STATUSES = {
 INSUFFICIENT_INVENTORY = "insufficient_inventory"
 PAYMENT_DECLINED = "payment_declined"
 CUSTOMER_REQUEST = "customer_request"
+SAGA_DEADLINE = "saga_deadline"
+DEADLINE_SWEEP_BATCH = 100
 MAX_ORDER_TOTAL = Decimal("99999999.99")
 
 
@@ -201,6 +203,54 @@ def ship_order(rt: Runtime, order_id: str) -> OrderView:
         _move(order, SHIPPED, "order.shipped", cause="admin")
         uow.publish(events.ORDER_SHIPPED, {"orderId": order.id}, correlation_id=order.id)
     return get_order(rt, order_id)
+
+
+def cancel_overdue_orders(rt: Runtime) -> int:
+    """Cancel the orders whose saga did not settle within the deadline; how many.
+
+    Safe with several sweepers at once: each order is locked and its status checked
+    again before it is cancelled, so a second sweeper finds it cancelled already."""
+    cutoff = utc_now() - timedelta(seconds=rt.settings.saga_deadline_seconds)
+    cancelled = 0
+    for order_id in overdue_order_ids(rt, cutoff):
+        with rt.bus.unit_of_work(MESSAGES) as uow:
+            order = _locked_order(uow.session, order_id)
+            if order is not None and order.status in IN_FLIGHT:
+                _cancel(uow, order, SAGA_DEADLINE, cause="deadline")
+                cancelled += 1
+    return cancelled
+
+
+@dataclass(frozen=True)
+class OrderAudit:
+    """One order as the audit sees it."""
+
+    order_id: str
+    status: str
+    total_amount: Decimal
+    created_at: datetime
+    updated_at: datetime
+
+
+def audit_orders(rt: Runtime) -> list[OrderAudit]:
+    with rt.database.reading() as session:
+        rows = session.execute(
+            select(Order.id, Order.status, Order.total_amount, Order.created_at, Order.updated_at)
+        ).all()
+    return [OrderAudit(*row) for row in rows]
+
+
+def overdue_order_ids(rt: Runtime, cutoff: datetime) -> list[str]:
+    """Orders still in flight that were placed before `cutoff`, oldest first."""
+    with rt.database.reading() as session:
+        return list(
+            session.scalars(
+                select(Order.id)
+                .where(Order.status.in_(IN_FLIGHT), Order.created_at < cutoff)
+                .order_by(Order.created_at)
+                .limit(DEADLINE_SWEEP_BATCH)
+            )
+        )
 
 
 def confirm_order(uow: UnitOfWork, event: Event) -> None:

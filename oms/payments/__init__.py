@@ -8,9 +8,13 @@ from oms.payments.models import MESSAGES, Base
 from oms.payments.routes import blueprints
 from oms.payments.schemas import PaymentMethodPage, PaymentMethodSchema, PaymentSchema
 from oms.payments.service import (
+    COMPLETED,
+    REFUNDED,
+    PaymentAudit,
     PaymentMethodView,
     PaymentView,
     add_payment_method,
+    audit_payments,
     get_payment_method,
     list_payment_methods,
     payments_of_order,
@@ -20,13 +24,17 @@ metadata = Base.metadata
 
 
 __all__ = [
+    "COMPLETED",
     "MESSAGES",
+    "REFUNDED",
+    "PaymentAudit",
     "PaymentMethodPage",
     "PaymentMethodSchema",
     "PaymentMethodView",
     "PaymentSchema",
     "PaymentView",
     "add_payment_method",
+    "audit_payments",
     "blueprints",
     "event_handlers",
     "get_payment_method",

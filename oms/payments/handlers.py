@@ -25,9 +25,6 @@ def order_payment(event: Event, default_currency: str) -> service.OrderPayment:
 def event_handlers(settings: Settings) -> dict[EventType, Handler]:
     gateway: PaymentGateway = gateway_named(settings.payment_gateway)
 
-    def on_order_created(event: Event, uow: UnitOfWork) -> None:
-        service.record_intent(uow, order_payment(event, settings.currency))
-
     def on_order_confirmed(event: Event, uow: UnitOfWork) -> None:
         service.charge_order(uow, gateway, order_payment(event, settings.currency))
 
@@ -35,7 +32,6 @@ def event_handlers(settings: Settings) -> dict[EventType, Handler]:
         service.compensate_cancelled_order(uow, gateway, event.data["orderId"])
 
     return {
-        events.ORDER_CREATED: on_order_created,
         events.ORDER_CONFIRMED: on_order_confirmed,
         events.ORDER_CANCELLED: on_order_cancelled,
     }

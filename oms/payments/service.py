@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from oms.bus import UnitOfWork, events
-from oms.db import Page, read_page, utc_now
+from oms.db import Page, lock_for_transaction, read_page, utc_now
 from oms.errors import Conflict, NotFound
 from oms.money import format_money
 from oms.payments.gateway import PaymentGateway, gateway_named
@@ -144,26 +144,21 @@ def pay_order(rt: Runtime, order: OrderPayment) -> PaymentView:
     return view
 
 
-def record_intent(uow: UnitOfWork, order: OrderPayment) -> None:
-    """Note an order that will be charged once it is confirmed."""
-    if _payment_of(uow.session, order.order_id) is None:
-        uow.session.add(_new_payment(order))
-
-
 def charge_order(uow: UnitOfWork, gateway: PaymentGateway, order: OrderPayment) -> None:
     """Charge a confirmed order once; a cancelled or already charged order is left alone."""
+    _one_order_at_a_time(uow.session, order.order_id)
     if uow.session.get(CancelledOrder, order.order_id) is not None:
+        return  # order.cancelled came first: this order is never charged
+    if _payment_of(uow.session, order.order_id) is not None:
         return
-    payment = _payment_of(uow.session, order.order_id)
-    if payment is None:  # order.confirmed overtook order.created
-        payment = _new_payment(order)
-        uow.session.add(payment)
-    if payment.status == PENDING:
-        _charge(uow, gateway, payment)
+    payment = _new_payment(order)
+    uow.session.add(payment)
+    _charge(uow, gateway, payment)
 
 
 def compensate_cancelled_order(uow: UnitOfWork, gateway: PaymentGateway, order_id: str) -> None:
     """Refund what was charged; make sure what was not charged never will be."""
+    _one_order_at_a_time(uow.session, order_id)
     payment = _payment_of(uow.session, order_id)
     if payment is None:
         uow.session.add(CancelledOrder(order_id=order_id, cancelled_at=utc_now()))
@@ -171,6 +166,35 @@ def compensate_cancelled_order(uow: UnitOfWork, gateway: PaymentGateway, order_i
         _settle(payment, CANCELLED)
     elif payment.status == COMPLETED:
         _refund(uow, gateway, payment)
+
+
+@dataclass(frozen=True)
+class PaymentAudit:
+    """One order's payment as the audit sees it."""
+
+    order_id: str
+    status: str
+    amount: Decimal
+    refunds: int
+
+
+def audit_payments(rt: Runtime) -> dict[str, list[PaymentAudit]]:
+    """Every payment and how many refunds it has, by order id."""
+    with rt.database.reading() as session:
+        refunds = dict(
+            session.execute(
+                select(Refund.payment_id, func.count()).group_by(Refund.payment_id)
+            ).all()
+        )
+        rows = session.execute(
+            select(Payment.id, Payment.order_id, Payment.status, Payment.amount)
+        ).all()
+    by_order: dict[str, list[PaymentAudit]] = {}
+    for row in rows:
+        by_order.setdefault(row.order_id, []).append(
+            PaymentAudit(row.order_id, row.status, row.amount, refunds.get(row.id, 0))
+        )
+    return by_order
 
 
 def _charge(uow: UnitOfWork, gateway: PaymentGateway, payment: Payment) -> None:
@@ -245,6 +269,13 @@ def _token_for(session: Session, payment: Payment) -> str | None:
     if method is None or method.user_id != payment.user_id:
         return None
     return method.token
+
+
+def _one_order_at_a_time(session: Session, order_id: str) -> None:
+    """The one place where order.confirmed and order.cancelled of the same order, handled
+    at once by competing consumers, meet: the second waits for the first to commit, then
+    sees its charge (and refunds it) or its tombstone (and charges nothing)."""
+    lock_for_transaction(session, f"payments:{order_id}")
 
 
 def _payment_of(session: Session, order_id: str) -> Payment | None:

@@ -14,8 +14,11 @@ from oms.products.schemas import (
     StockChange,
 )
 from oms.products.service import (
+    RESERVED,
     ProductView,
+    StockAudit,
     adjust_stock,
+    audit_stock,
     create_product,
     get_product,
     get_products,
@@ -27,13 +30,16 @@ metadata = Base.metadata
 
 __all__ = [
     "MESSAGES",
+    "RESERVED",
     "NewProduct",
     "ProductChanges",
     "ProductPage",
     "ProductSchema",
     "ProductView",
+    "StockAudit",
     "StockChange",
     "adjust_stock",
+    "audit_stock",
     "blueprints",
     "create_product",
     "event_handlers",

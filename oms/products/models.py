@@ -58,4 +58,18 @@ class StockHoldItem(Base):
     quantity: Mapped[int] = mapped_column(Integer)
 
 
+class StockMovement(Base):
+    """Every change of a product's available units, with its cause: the ledger that
+    `available` must always add up to (`oms audit` checks it)."""
+
+    __tablename__ = "stock_movements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey(Product.id), index=True)
+    delta: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # initial, restock, write_off, hold, release
+    order_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 MESSAGES = message_tables(Base.metadata)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,10 +16,18 @@ from oms.bus import UnitOfWork, events
 from oms.db import Page, read_page, utc_now
 from oms.errors import Conflict, Invalid, NotFound
 from oms.money import format_money
-from oms.products.models import MESSAGES, Inventory, Product, StockHold, StockHoldItem
+from oms.products.models import (
+    MESSAGES,
+    Inventory,
+    Product,
+    StockHold,
+    StockHoldItem,
+    StockMovement,
+)
 from oms.runtime import Runtime
 
 RESERVED, RELEASED, REFUSED = "reserved", "released", "refused"
+INITIAL, RESTOCK, WRITE_OFF, HOLD, RELEASE = "initial", "restock", "write_off", "hold", "release"
 MAX_STOCK = 1_000_000
 
 
@@ -72,6 +80,7 @@ def create_product(
                 raise Conflict("A product with this SKU already exists.")
             uow.session.add(product)
             uow.session.flush()
+            _record_movements(uow.session, INITIAL, {product.id: stock})
             uow.publish(
                 events.PRODUCT_CREATED,
                 {"productId": product.id, "name": name, "sku": sku, "price": format_money(price)},
@@ -117,6 +126,7 @@ def adjust_stock(rt: Runtime, product_id: str, delta: int) -> ProductView:
         ).rowcount
         if not changed:
             raise Conflict(f"Stock must stay between 0 and {MAX_STOCK}.")
+        _record_movements(uow.session, RESTOCK if delta > 0 else WRITE_OFF, {product_id: delta})
         uow.session.expire_all()
         view = ProductView.of(_product(uow.session, product_id))
     return view
@@ -156,6 +166,7 @@ def reserve_stock(uow: UnitOfWork, order_id: str, wanted: dict[str, int]) -> Non
         )
         return
     uow.session.add(_hold(order_id, wanted))
+    _record_movements(uow.session, HOLD, {pid: -qty for pid, qty in wanted.items()}, order_id)
     uow.publish(
         events.INVENTORY_RESERVED,
         {"orderId": order_id, "items": _item_list(wanted)},
@@ -177,8 +188,52 @@ def release_stock(uow: UnitOfWork, order_id: str) -> None:
             .where(Inventory.product_id == item.product_id)
             .values(available=Inventory.available + item.quantity)
         )
+    _record_movements(
+        uow.session, RELEASE, {item.product_id: item.quantity for item in hold.items}, order_id
+    )
     hold.state = RELEASED
     hold.updated_at = utc_now()
+
+
+@dataclass(frozen=True)
+class StockAudit:
+    """What the audit compares: per product, units available and what the ledger adds
+    up to; per order, the state of its hold."""
+
+    unbalanced: dict[str, tuple[int, int]]  # product id -> (available, ledger sum)
+    holds: dict[str, str]  # order id -> reserved, released or refused
+
+
+def audit_stock(rt: Runtime) -> StockAudit:
+    with rt.database.reading() as session:
+        ledger = dict(
+            session.execute(
+                select(StockMovement.product_id, func.sum(StockMovement.delta)).group_by(
+                    StockMovement.product_id
+                )
+            ).all()
+        )
+        available = dict(session.execute(select(Inventory.product_id, Inventory.available)).all())
+        holds = dict(session.execute(select(StockHold.order_id, StockHold.state)).all())
+    unbalanced = {
+        product_id: (units, ledger.get(product_id, 0))
+        for product_id, units in available.items()
+        if units != ledger.get(product_id, 0)
+    }
+    return StockAudit(unbalanced, holds)
+
+
+def _record_movements(
+    session: Session, kind: str, deltas: dict[str, int], order_id: str | None = None
+) -> None:
+    now = utc_now()
+    rows = [
+        {"product_id": pid, "delta": delta, "kind": kind, "order_id": order_id, "created_at": now}
+        for pid, delta in sorted(deltas.items())
+        if delta
+    ]
+    if rows:
+        session.execute(insert(StockMovement), rows)
 
 
 def _take_stock(session: Session, wanted: dict[str, int]) -> list[dict]:

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
 
 from oms import orders, payments, users
-from oms.bus import Event, MalformedEvent, MemoryTransport, MessageTables, UnitOfWork, events
+from oms.app import start_runtime
+from oms.bus import (
+    DeadLetterStore,
+    Event,
+    MalformedEvent,
+    MemoryTransport,
+    MessageTables,
+    RetryPolicy,
+    UnitOfWork,
+    events,
+)
 from oms.bus.bus import SWEEP_BATCH
 from oms.bus.transport import Delivery
+from oms.config import Settings
 from oms.runtime import Runtime
 
 
@@ -33,6 +46,12 @@ class BrokerOutage:
         if len(self.taken) >= self.accept_first:
             raise ConnectionError("broker unreachable")
         self.taken.append(event)
+
+    def use_dead_letters(self, store: DeadLetterStore, policy: RetryPolicy) -> None:
+        return None
+
+    def sweep(self) -> None:
+        return None
 
     def ping(self) -> None:
         raise ConnectionError("broker unreachable")
@@ -307,44 +326,129 @@ def test_events_a_handler_publishes_are_delivered_after_its_commit(runtime: Runt
 # In-memory delivery
 
 
-def test_memory_transport_retries_a_failing_consumer_then_dead_letters_it() -> None:
-    transport = MemoryTransport(max_attempts=3)
-    failures: list[str] = []
+@pytest.fixture
+def quick_retries(settings: Settings) -> Iterator[Runtime]:
+    """An embedded runtime whose failed deliveries are tried again within milliseconds."""
+    runtime = start_runtime(
+        replace(settings, retry_initial_seconds=0.001, retry_max_delay_seconds=0.002)
+    )
+    yield runtime
+    runtime.close()
+
+
+def _sweep_until(runtime: Runtime, condition: Callable[[], bool], rounds: int = 50) -> None:
+    for _ in range(rounds):
+        if condition():
+            return
+        time.sleep(0.005)
+        runtime.bus.transport.sweep()
+    raise AssertionError("the condition did not come true")
+
+
+def test_a_failing_delivery_waits_for_a_later_try_while_other_consumers_get_the_event(
+    runtime: Runtime,
+) -> None:
     healthy: list[Event] = []
 
     def broken(event: Event) -> None:
-        failures.append(event.id)
-        raise Boom("cannot handle")
+        raise ConnectionError("database unreachable")
 
-    transport.bind("broken", ["order.shipped"], broken)
-    transport.bind("healthy", ["order.shipped"], healthy.append)
+    runtime.bus.transport.bind("orders", ["order.shipped"], broken)
+    runtime.bus.transport.bind("users", ["order.shipped"], healthy.append)
     event = _shipped_event()
 
-    transport.publish(event)
+    runtime.bus.transport.publish(event)
 
-    assert len(failures) == 3
     assert healthy == [event]  # one consumer's failure does not stop the others
-    assert len(transport.dead_letters) == 1
-    consumer, dead, error = transport.dead_letters[0]
-    assert (consumer, dead) == ("broken", event)
-    assert "cannot handle" in error
+    assert runtime.bus.dead_letters.entries() == []  # not dead: waiting for its next try
+    [waiting] = runtime.bus.dead_letters.entries(include_waiting=True)
+    assert (waiting.module, waiting.event_id, waiting.kind) == ("orders", event.id, "failed")
+    assert waiting.retry_at is not None
+    assert "database unreachable" in waiting.last_error
 
 
-def test_memory_transport_delivers_after_a_transient_failure_without_dead_lettering() -> None:
-    transport = MemoryTransport(max_attempts=3)
+def test_a_transient_failure_is_retried_when_due_and_then_forgotten(
+    quick_retries: Runtime,
+) -> None:
     attempts: list[Event] = []
 
     def flaky(event: Event) -> None:
         attempts.append(event)
         if len(attempts) < 3:
-            raise Boom("not yet")
+            raise ConnectionError("not yet")
 
-    transport.bind("flaky", ["order.shipped"], flaky)
+    quick_retries.bus.transport.bind("orders", ["order.shipped"], flaky)
+    quick_retries.bus.transport.publish(_shipped_event())
 
-    transport.publish(_shipped_event())
+    _sweep_until(quick_retries, lambda: len(attempts) == 3)
+    assert quick_retries.bus.dead_letters.entries(include_waiting=True) == []
 
-    assert len(attempts) == 3
-    assert transport.dead_letters == []
+
+def test_a_delivery_that_fails_every_time_is_dead_lettered_after_a_few_tries(
+    quick_retries: Runtime,
+) -> None:
+    attempts: list[Event] = []
+
+    def broken(event: Event) -> None:
+        attempts.append(event)
+        raise Boom(f"bug number {len(attempts)}")
+
+    quick_retries.bus.transport.bind("orders", ["order.shipped"], broken)
+    event = _shipped_event()
+    quick_retries.bus.transport.publish(event)
+
+    _sweep_until(quick_retries, lambda: quick_retries.bus.dead_letters.entries() != [])
+    [dead] = quick_retries.bus.dead_letters.entries()
+    assert len(attempts) == dead.attempts == quick_retries.settings.max_delivery_attempts
+    assert (dead.event_id, dead.event_type, dead.retry_at) == (event.id, "order.shipped", None)
+    assert "bug number 1" in dead.first_error
+    assert f"bug number {dead.attempts}" in dead.last_error
+
+
+def test_a_transient_failure_is_dead_lettered_once_the_retry_budget_is_spent(
+    settings: Settings,
+) -> None:
+    runtime = start_runtime(
+        replace(settings, retry_initial_seconds=0.001, retry_budget_seconds=0.05)
+    )
+    try:
+        runtime.bus.transport.bind("orders", ["order.shipped"], _always(ConnectionError("away")))
+        runtime.bus.transport.publish(_shipped_event())
+        _sweep_until(runtime, lambda: runtime.bus.dead_letters.entries() != [], rounds=200)
+        [dead] = runtime.bus.dead_letters.entries()
+        assert dead.attempts > 1
+    finally:
+        runtime.close()
+
+
+def test_a_dead_letter_replayed_after_the_fault_is_fixed_is_handled_and_forgotten(
+    quick_retries: Runtime,
+) -> None:
+    handled: list[Event] = []
+    broken = {"yes": True}
+
+    def handler(event: Event, uow: UnitOfWork) -> None:
+        if broken["yes"]:
+            raise Boom("bug")
+        handled.append(event)
+
+    quick_retries.bus.subscribe(users.MESSAGES, {events.ORDER_SHIPPED: handler})
+    event = _shipped_event()
+    quick_retries.bus.transport.publish(event)
+    _sweep_until(quick_retries, lambda: quick_retries.bus.dead_letters.entries() != [])
+
+    broken["yes"] = False
+    assert quick_retries.bus.replay(quick_retries.bus.dead_letters.entries()) == []
+
+    assert handled == [event]
+    assert quick_retries.bus.dead_letters.entries(include_waiting=True) == []
+
+
+def _always(error: Exception) -> Callable[[Event], None]:
+    def fail(event: Event) -> None:
+        raise error
+
+    return fail
 
 
 def test_memory_transport_delivers_only_to_consumers_bound_to_the_type() -> None:
@@ -355,7 +459,6 @@ def test_memory_transport_delivers_only_to_consumers_bound_to_the_type() -> None
     transport.publish(Event(type="order.created", source="oms/orders", data={}))
 
     assert shipped == []
-    assert transport.dead_letters == []
 
 
 def test_a_malformed_event_from_the_transport_is_dead_lettered_not_handled(
@@ -370,5 +473,10 @@ def test_a_malformed_event_from_the_transport_is_dead_lettered_not_handled(
     runtime.bus.transport.publish(event)
 
     assert calls == []
-    dead = [(consumer, letter) for consumer, letter, _ in runtime.bus.transport.dead_letters]
-    assert dead == [("users", event)]
+    [dead] = runtime.bus.dead_letters.entries()
+    assert (dead.module, dead.kind, dead.event_id, dead.attempts) == (
+        "users",
+        "malformed",
+        event.id,
+        1,
+    )
