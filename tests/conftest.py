@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from oms.app import create_port_apps, start_relay_thread, start_runtime
 from oms.bus.catalogue import PUBLISHERS
+from oms.bus.rabbitmq import RETRY_PREFIX, RETRY_TIERS, UNROUTABLE_SUFFIX
 from oms.config import Settings
 from oms.db import sqlite_schema_files, with_driver
 from oms.migrate import upgrade
@@ -111,11 +112,15 @@ def broker_namespace(amqp_url: str) -> Iterator[str]:
     prefix = f"test-{uuid.uuid4().hex[:10]}."
     yield prefix
     queues = [prefix + module for module in ("users", "products", "orders", "payments")]
+    unroutable = [prefix + publisher + UNROUTABLE_SUFFIX for publisher in PUBLISHERS]
+    retries = [f"{prefix}{RETRY_PREFIX}{seconds}s" for seconds in RETRY_TIERS]
     with Connection(amqp_url, connect_timeout=2) as connection, connection.channel() as channel:
-        for queue in queues + [name + ".dead-letter" for name in queues]:
+        for queue in queues + [name + ".dead-letter" for name in queues] + unroutable + retries:
             channel.queue_delete(queue)
         for exchange in [*PUBLISHERS, "oms.dead-letter"]:
             channel.exchange_delete(prefix + exchange)
+        for exchange in unroutable + retries:
+            channel.exchange_delete(exchange)
 
 
 @pytest.fixture

@@ -150,6 +150,15 @@ class RabbitTransport:
             raise MalformedEvent(f"unknown event type {event.type!r}")
         exchange = self._exchange(event_type.publisher)
         self._declare_once()
+        try:
+            self._publish_once(event, exchange)
+        except TimeoutError:  # the broker does not answer: no second wait
+            raise
+        except Exception as error:  # most often a pooled connection closed meanwhile
+            log.info("publishing again on a new connection after %r", error)
+            self._publish_once(event, exchange)
+
+    def _publish_once(self, event: Event, exchange: Exchange) -> None:
         with self._producers.acquire() as producer:
             producer.publish(
                 event.to_json(),

@@ -3,6 +3,8 @@ and readiness tells when a dependency is gone."""
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -10,12 +12,14 @@ import pytest
 from kombu import Connection, Exchange, Producer
 from sqlalchemy import text
 
+from oms import cli
 from oms.app import create_port_apps, start_runtime
 from oms.bus import Event
 from oms.bus.rabbitmq import RabbitTransport
 from oms.config import Settings
 from oms.runtime import Runtime
 from tests.conftest import TEST_SECRET, run_with_worker
+from tests.integration.processes import wait_until
 from tests.support import DECLINED, Shop
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -69,7 +73,11 @@ def test_every_event_delivered_twice_has_no_second_effect(twice_shop: Shop) -> N
     cancelled_details = shop.details(customer, cancelled.json["orderId"])
     assert [len(p["refunds"]) for p in cancelled_details["payments"]] == [1]
     assert [e["type"] for e in cancelled_details["order"]["events"]].count("refund.created") == 1
-    assert payment_statuses(shop.runtime) == ["cancelled", "completed", "failed", "refunded"]
+    assert payment_statuses(shop.runtime) == [
+        "completed",
+        "failed",
+        "refunded",
+    ]  # none for no stock
     assert count(shop.runtime, "SELECT count(*) FROM payments.refunds") == 1
 
 
@@ -102,11 +110,73 @@ def test_malformed_messages_go_to_the_dead_letter_queue_and_checkout_goes_on(
 
     assert response.status_code == 201
     shop.settle()
+    store = shop.runtime.bus.dead_letters
+    wait_until(lambda: len(store.entries()) == 2, timeout=10, what="dead letters stored")
+    entries = store.entries()
+    assert {(entry.module, entry.kind) for entry in entries} == {("products", "malformed")}
+    assert {entry.body[:15] for entry in entries} >= {"not json at all"}
     with Connection(settings.broker_url) as connection:
-        channel = connection.default_channel
-        for consumer in ("products", "payments"):
-            dead = channel.queue_declare(f"{namespace}{consumer}.dead-letter", passive=True)
-            assert dead.message_count == 2
+        dead = connection.default_channel.queue_declare(
+            f"{namespace}products.dead-letter", passive=True
+        )
+        assert dead.message_count == 0  # moved into the store, not copied
+
+
+def test_oms_dead_letters_lists_a_malformed_message_and_drop_all_empties_the_store(
+    broker_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The operator's view: no worker runs; the CLI collects the dead-letter queues itself."""
+    for name, value in {
+        "OMS_DATABASE_URL": broker_settings.database_url,
+        "OMS_BROKER_URL": broker_settings.broker_url,
+        "OMS_BROKER_NAMESPACE": broker_settings.broker_namespace,
+        "OMS_JWT_SECRET": broker_settings.jwt_secret,
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["dead-letters", "list", "--json"]) == 0  # declares the topology
+    assert json.loads(capsys.readouterr().out) == []
+    namespace = broker_settings.broker_namespace
+    with Connection(broker_settings.broker_url) as connection:
+        Producer(connection.default_channel).publish(
+            b"{broken",
+            exchange=Exchange(f"{namespace}orders", type="topic", durable=True),
+            routing_key="order.cancelled",
+        )
+    consuming = start_runtime(broker_settings)
+    stop = threading.Event()
+    worker = threading.Thread(target=consuming.bus.transport.consume, args=(stop,))
+    worker.start()
+    try:
+        wait_until(
+            lambda: _dead_letter_queue_depth(broker_settings, "products") == 1,
+            timeout=10,
+            what="the malformed message dead-lettered by the consumer",
+        )
+    finally:
+        stop.set()
+        worker.join()
+        consuming.close()
+
+    assert cli.main(["dead-letters", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert sorted((entry["module"], entry["kind"], entry["body"]) for entry in listed) == [
+        ("payments", "malformed", "{broken"),  # order.cancelled has two consumers
+        ("products", "malformed", "{broken"),
+    ]
+    assert {"id", "event_type", "correlation_id", "attempts", "first_error", "last_error"} <= set(
+        listed[0]
+    )
+    assert cli.main(["dead-letters", "drop", "--all"]) == 0
+    assert "dropped 2" in capsys.readouterr().out
+    assert cli.main(["dead-letters", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def _dead_letter_queue_depth(settings: Settings, consumer: str) -> int:
+    with Connection(settings.broker_url) as connection:
+        return connection.default_channel.queue_declare(
+            f"{settings.broker_namespace}{consumer}.dead-letter", passive=True
+        ).message_count
 
 
 @pytest.fixture

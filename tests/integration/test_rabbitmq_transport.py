@@ -19,7 +19,15 @@ from kombu import Connection, Exchange, Producer, Queue
 
 from oms.bus.catalogue import CATALOGUE, PUBLISHERS, event_type_of
 from oms.bus.envelope import Event, MalformedEvent
-from oms.bus.rabbitmq import ATTEMPTS_HEADER, RabbitTransport
+from oms.bus.faults import RetryPolicy
+from oms.bus.rabbitmq import (
+    ATTEMPTS_HEADER,
+    FIRST_ERROR_HEADER,
+    KIND_HEADER,
+    LAST_ERROR_HEADER,
+    RETRY_TIERS,
+    RabbitTransport,
+)
 from tests.integration.processes import BrokerProxy
 
 pytestmark = pytest.mark.rabbitmq
@@ -58,8 +66,11 @@ def namespace(broker: Connection) -> Iterator[str]:
     prefix = f"test-{uuid.uuid4().hex[:10]}."
     yield prefix
     names = [prefix + consumer for consumer in CONSUMERS]
-    queues = names + [name + ".dead-letter" for name in names]
+    unroutable = [prefix + publisher + ".unroutable" for publisher in PUBLISHERS]
+    retries = [f"{prefix}oms.retry.{seconds}s" for seconds in RETRY_TIERS]
+    queues = names + [name + ".dead-letter" for name in names] + unroutable + retries
     exchanges = [prefix + publisher for publisher in PUBLISHERS] + [prefix + "oms.dead-letter"]
+    exchanges += unroutable + retries
     with broker.channel() as channel:
         for queue in queues:
             channel.queue_delete(queue)
@@ -266,7 +277,7 @@ def test_a_failing_handler_is_retried_and_the_message_acked_only_after_success(
     transports: Callable[..., RabbitTransport], broker: Connection, namespace: str
 ) -> None:
     recorder = Recorder(fail=lambda event, calls: calls <= 2)
-    consumer = transports(max_attempts=5)
+    consumer = transports(retry_policy=RetryPolicy(quick_attempts=5))
     consumer.bind("products", ["order.created"], recorder.handler("products"))
     consumer.declare()
     event = order_created()
@@ -319,7 +330,7 @@ def test_unhandleable_messages_are_dead_lettered_and_the_consumer_goes_on(
 ) -> None:
     poison = order_created()
     recorder = Recorder(fail=lambda event, calls: event.id == poison.id)
-    consumer = transports(max_attempts=3)
+    consumer = transports(retry_policy=RetryPolicy(initial_seconds=0.5, quick_attempts=3))
     consumer.bind("products", ["order.created"], recorder.handler("products"))
     consumer.declare()
     invalid = Event(type="order.created", source="oms/orders", data={"orderId": "nope"})
@@ -350,12 +361,92 @@ def test_unhandleable_messages_are_dead_lettered_and_the_consumer_goes_on(
     assert "this is not JSON" in bodies
     dead_ids = {Event.from_json(body).id for body in bodies if body != "this is not JSON"}
     assert dead_ids == {invalid.id, poison.id}
-    for message in dead:
-        assert message.headers["x-death"][0]["queue"] == namespace + "products"
-        assert message.headers["x-death"][0]["reason"] == "rejected"
+    kinds = {text(message.body)[:16]: message.headers[KIND_HEADER] for message in dead}
+    assert kinds["this is not JSON"] == "malformed"
     retried = next(message for message in dead if poison.id in text(message.body))
-    assert retried.headers[ATTEMPTS_HEADER] == 2  # two failures recorded before the last
+    assert retried.headers[KIND_HEADER] == "failed"
+    assert retried.headers[ATTEMPTS_HEADER] == 3
+    assert "call 1" in retried.headers[FIRST_ERROR_HEADER]
+    assert "call 3" in retried.headers[LAST_ERROR_HEADER]
     assert message_count(broker, namespace + "products") == 0
+
+
+def test_a_transient_failure_is_retried_past_the_quick_attempts_without_blocking_the_queue(
+    transports: Callable[..., RabbitTransport], broker: Connection, namespace: str
+) -> None:
+    stuck = order_created()
+    calls: list[str] = []
+
+    def handler(event: Event) -> None:
+        calls.append(event.id)
+        if event.id == stuck.id and calls.count(stuck.id) <= 3:
+            raise ConnectionError("the database is away")
+
+    consumer = transports(retry_policy=RetryPolicy(initial_seconds=0.5, quick_attempts=1))
+    consumer.bind("products", ["order.created"], handler)
+    consumer.declare()
+    later = order_created()
+
+    with consuming(consumer) as errors:
+        publisher = transports()
+        publisher.publish(stuck)
+        publisher.publish(later)
+        wait_for(lambda: later.id in calls)
+        assert stuck.id not in calls[calls.index(later.id) :]  # the later one did not wait
+        wait_for(lambda: calls.count(stuck.id) == 4)
+
+    assert errors == []
+    assert message_count(broker, namespace + "products.dead-letter") == 0
+    assert message_count(broker, namespace + "products") == 0
+
+
+def test_a_message_that_kills_its_consumer_every_time_ends_in_the_dead_letter_queue(
+    transports: Callable[..., RabbitTransport], broker: Connection, namespace: str
+) -> None:
+    """Classic queues redeliver such a message forever; the quorum queue's delivery
+    limit hands it to the dead-letter queue instead."""
+
+    def die(event: Event) -> None:
+        raise ProcessDied
+
+    event = order_created()
+    for attempt in range(4):
+        dying = transports(delivery_limit=2)
+        dying.bind("payments", ["order.created"], die)
+        dying.declare()
+        if attempt == 0:
+            transports().publish(event)
+        with consuming(dying) as errors:
+            wait_for(
+                lambda: (
+                    bool(errors) or message_count(broker, namespace + "payments.dead-letter") == 1
+                )
+            )
+        if not errors:
+            break
+
+    [dead] = take_all(broker, namespace + "payments.dead-letter")
+    assert Event.from_json(dead.body) == event
+    assert dead.headers["x-death"][0]["queue"] == namespace + "payments"
+    assert message_count(broker, namespace + "payments") == 0
+
+
+def test_an_event_no_queue_takes_goes_to_the_publishers_unroutable_queue(
+    transports: Callable[..., RabbitTransport], broker: Connection, namespace: str
+) -> None:
+    transports().declare()
+    with broker.channel() as channel:
+        Producer(channel).publish(
+            b'{"not": "routed"}',
+            exchange=namespace + "orders",
+            routing_key="order.exploded",
+            content_type="application/json",
+            delivery_mode=2,
+        )
+    wait_for(lambda: message_count(broker, namespace + "orders.unroutable") == 1)
+    [kept] = take_all(broker, namespace + "orders.unroutable")
+    assert text(kept.body) == '{"not": "routed"}'
+    assert kept.delivery_info["routing_key"] == "order.exploded"
 
 
 def test_publish_and_consume_carry_on_after_the_connection_is_cut(
@@ -411,12 +502,17 @@ def test_topology_is_durable_and_messages_persistent(
 
     dead_letter = namespace + "oms.dead-letter"
     arguments = {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": 20,
         "x-dead-letter-exchange": dead_letter,
         "x-dead-letter-routing-key": namespace + "products",
     }
     with broker.channel() as channel:  # declaring what exists, equivalently, is a no-op
         for publisher in PUBLISHERS:
-            Exchange(namespace + publisher, "topic", durable=True)(channel).declare()
+            unroutable = {"alternate-exchange": namespace + publisher + ".unroutable"}
+            Exchange(namespace + publisher, "topic", durable=True, arguments=unroutable)(
+                channel
+            ).declare()
         Exchange(dead_letter, "direct", durable=True)(channel).declare()
         channel.queue_declare(
             namespace + "products", durable=True, auto_delete=False, arguments=arguments
