@@ -7,12 +7,14 @@ attached under the schema's name, so the same qualified table names work on both
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from select import select as wait_for_io
 from typing import Any
 
 from sqlalchemy import (
@@ -35,6 +37,7 @@ from oms.money import to_money
 
 SCHEMAS = ("users", "products", "orders", "payments")
 WRITER_TURN_TIMEOUT = 30.0
+WAIT_MARGIN_SECONDS = 2.0  # past the server's own statement timeout
 
 
 class Database:
@@ -87,6 +90,7 @@ class Database:
 
     def _create_engine(self, pool_size: int) -> Engine:
         if not self.is_sqlite:
+            _bound_every_wait(self._timeouts[1] + WAIT_MARGIN_SECONDS)
             return create_engine(
                 self.url,
                 pool_size=pool_size,
@@ -170,6 +174,34 @@ def _postgres_timeouts(connect_timeout: float, statement_timeout: float) -> dict
         "keepalives_count": 2,
         "tcp_user_timeout": statement_ms,
     }
+
+
+def _bound_every_wait(seconds: float) -> None:
+    """Give up on PostgreSQL when it sends nothing for `seconds` (connect or query).
+
+    TCP timeouts do not help when the link is frozen rather than broken (a stalled
+    proxy, a stopped server: the kernel still acknowledges what is sent), and the
+    server's statement_timeout needs the server to answer. psycopg2's wait callback
+    (its documented hook for cooperative I/O) waits with a deadline instead; on
+    expiry psycopg2 closes the connection, and the pool replaces it.
+    """
+    import psycopg2
+    from psycopg2 import extensions
+
+    def wait(connection: Any) -> None:
+        deadline = time.monotonic() + seconds
+        while (state := connection.poll()) != extensions.POLL_OK:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise psycopg2.OperationalError(f"PostgreSQL did not answer within {seconds:.0f} s")
+            if state == extensions.POLL_READ:
+                wait_for_io([connection.fileno()], [], [], remaining)
+            elif state == extensions.POLL_WRITE:
+                wait_for_io([], [connection.fileno()], [], remaining)
+            else:
+                raise psycopg2.OperationalError(f"bad state from poll: {state}")
+
+    extensions.set_wait_callback(wait)
 
 
 def _attach_schemas_on_connect(engine: Engine, files: dict[str, str]) -> None:

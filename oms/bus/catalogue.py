@@ -95,8 +95,8 @@ class OrderConfirmed(Payload):
     orderId = _uuid()
     userId = _uuid()
     totalAmount = _money()
-    # Optional additions (same version): let payments charge even when it sees
-    # order.confirmed before order.created, which separate queues allow.
+    # Optional additions (same version): all payments needs to charge the order, so
+    # that it charges from order.confirmed alone, whatever else it has seen.
     currency = fields.String()
     paymentMethod = fields.Nested(PaymentMethodReference)
 

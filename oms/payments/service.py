@@ -26,6 +26,7 @@ PENDING, COMPLETED, FAILED, REFUNDED, CANCELLED = (
     "cancelled",
 )
 UNKNOWN_METHOD = "payment_method_not_found"
+PAYMENT_IDS = uuid.UUID("6f1c2a4e-4d1b-5a8e-9c3f-0b7e2d5a9c10")  # the namespace of payment ids
 
 
 @dataclass(frozen=True)
@@ -287,7 +288,10 @@ def _payment_of(session: Session, order_id: str) -> Payment | None:
 def _new_payment(order: OrderPayment) -> Payment:
     now = utc_now()
     return Payment(
-        id=str(uuid.uuid4()),
+        # One payment per order, with an id its order decides: a handler retried after
+        # the gateway charged but before its commit charges again under the same
+        # idempotency key, which the gateway answers with the first charge.
+        id=str(uuid.uuid5(PAYMENT_IDS, order.order_id)),
         order_id=order.order_id,
         user_id=order.user_id,
         amount=order.amount,
