@@ -52,7 +52,7 @@ class Settings:
     delivery_limit: int = 20
     saga_deadline_seconds: float = 300.0
     db_connect_timeout_seconds: float = 3.0
-    db_statement_timeout_seconds: float = 10.0
+    db_statement_timeout_seconds: float = 5.0
     worker_threads: int = 4
     ports: dict[str, int] = field(default_factory=lambda: dict(PORTS))
 

@@ -37,7 +37,7 @@ from oms.money import to_money
 
 SCHEMAS = ("users", "products", "orders", "payments")
 WRITER_TURN_TIMEOUT = 30.0
-WAIT_MARGIN_SECONDS = 2.0  # past the server's own statement timeout
+WAIT_MARGIN_SECONDS = 1.0  # past the server's own statement timeout
 
 
 class Database:
@@ -90,7 +90,8 @@ class Database:
 
     def _create_engine(self, pool_size: int) -> Engine:
         if not self.is_sqlite:
-            _bound_every_wait(self._timeouts[1] + WAIT_MARGIN_SECONDS)
+            connect_timeout, statement_timeout = self._timeouts
+            _bound_every_wait(connect_timeout, statement_timeout + WAIT_MARGIN_SECONDS)
             return create_engine(
                 self.url,
                 pool_size=pool_size,
@@ -176,8 +177,9 @@ def _postgres_timeouts(connect_timeout: float, statement_timeout: float) -> dict
     }
 
 
-def _bound_every_wait(seconds: float) -> None:
-    """Give up on PostgreSQL when it sends nothing for `seconds` (connect or query).
+def _bound_every_wait(connect_seconds: float, answer_seconds: float) -> None:
+    """Give up on PostgreSQL when a connect takes `connect_seconds`, or when nothing
+    comes back to a statement for `answer_seconds`.
 
     TCP timeouts do not help when the link is frozen rather than broken (a stalled
     proxy, a stopped server: the kernel still acknowledges what is sent), and the
@@ -189,11 +191,14 @@ def _bound_every_wait(seconds: float) -> None:
     from psycopg2 import extensions
 
     def wait(connection: Any) -> None:
+        connecting = connection.status == extensions.STATUS_SETUP
+        seconds = connect_seconds if connecting else answer_seconds
         deadline = time.monotonic() + seconds
         while (state := connection.poll()) != extensions.POLL_OK:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise psycopg2.OperationalError(f"PostgreSQL did not answer within {seconds:.0f} s")
+                what = "accept a connection" if connecting else "answer"
+                raise psycopg2.OperationalError(f"PostgreSQL did not {what} within {seconds:g} s")
             if state == extensions.POLL_READ:
                 wait_for_io([connection.fileno()], [], [], remaining)
             elif state == extensions.POLL_WRITE:

@@ -6,8 +6,9 @@ with SIGTERM (as an operator or an orchestrator would), killing what does not st
 time. Which processes had to be killed is kept in `unclean_stops`, so a test can assert
 that OMS shuts down cleanly.
 
-`BrokerProxy` is a TCP relay in front of the broker that can be stopped (listener and
-every relayed connection closed, as in a network outage) and started again on its port.
+`TcpProxy` is a TCP relay in front of the broker or the database that can be stopped
+(listener and every relayed connection closed, as in a network outage) and started
+again on its port, or frozen (nothing moves, nothing closes) and thawed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from sqlalchemy.engine import make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OMS = PROJECT_ROOT / ".venv" / "bin" / "oms"
@@ -275,11 +277,13 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-class BrokerProxy:
-    """A TCP relay from a free loopback port to the broker; `stop()` is a network outage.
+class TcpProxy:
+    """A TCP relay from a free loopback port to a server (the broker, PostgreSQL).
 
-    `stop()` closes the listener and every relayed connection, so clients see their
-    connections drop and new ones refused; `start()` listens on the same port again.
+    `stop()` is a network outage: the listener and every relayed connection close, so
+    clients see their connections drop and new ones refused; `start()` listens on the
+    same port again. `freeze()` is a partition: connections stay open and new ones are
+    accepted, but no byte moves either way until `thaw()`.
     """
 
     def __init__(self, upstream_host: str = LOOPBACK, upstream_port: int = 5672) -> None:
@@ -289,9 +293,16 @@ class BrokerProxy:
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._running = False
+        self._flowing = threading.Event()
+        self._flowing.set()
 
     def url(self, user: str = "guest", password: str = "guest", vhost: str = "/") -> str:
         return f"amqp://{user}:{password}@{LOOPBACK}:{self.port}/{vhost.lstrip('/')}"
+
+    def route(self, url: str) -> str:
+        """`url` (a database URL, say) pointed at this proxy instead of its server."""
+        routed = make_url(url).set(host=LOOPBACK, port=self.port)
+        return routed.render_as_string(hide_password=False)
 
     def start(self) -> None:
         listener = socket.create_server((LOOPBACK, self.port))  # SO_REUSEADDR on POSIX
@@ -311,7 +322,13 @@ class BrokerProxy:
         for sock in sockets:
             _shut(sock)
 
-    def __enter__(self) -> BrokerProxy:
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
+    def __enter__(self) -> TcpProxy:
         self.start()
         return self
 
@@ -346,12 +363,14 @@ class BrokerProxy:
                 return
             self._sockets.update((client, upstream))
         for source, target in ((client, upstream), (upstream, client)):
-            threading.Thread(target=_pump, args=(source, target), daemon=True).start()
+            pump = threading.Thread(target=_pump, args=(source, target, self._flowing), daemon=True)
+            pump.start()
 
 
-def _pump(source: socket.socket, target: socket.socket) -> None:
+def _pump(source: socket.socket, target: socket.socket, flowing: threading.Event) -> None:
     with suppress(OSError):
         while data := source.recv(65536):
+            flowing.wait()
             target.sendall(data)
     _shut(source)
     _shut(target)

@@ -26,8 +26,8 @@ from kombu import Connection
 from sqlalchemy import Engine, create_engine, text
 
 from tests.integration.processes import (
-    BrokerProxy,
     OmsProcesses,
+    TcpProxy,
     oms_environment,
     oms_processes,
     run_oms,
@@ -486,7 +486,7 @@ def test_a_broker_outage_delays_checkouts_but_loses_none(
 ) -> None:
     """Cut every connection to RabbitMQ for ~5 s while 20 checkouts come in."""
     broker = Connection(amqp_url)
-    with BrokerProxy(broker.hostname, broker.port or 5672) as proxy:
+    with TcpProxy(broker.hostname, broker.port or 5672) as proxy:
         env = {**oms_env, "OMS_BROKER_URL": proxy.url()}
         with running_oms(env, tmp_path / "logs", workers=1) as oms:
             client = Client(oms.web_url)

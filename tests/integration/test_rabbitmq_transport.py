@@ -28,7 +28,7 @@ from oms.bus.rabbitmq import (
     RETRY_TIERS,
     RabbitTransport,
 )
-from tests.integration.processes import BrokerProxy
+from tests.integration.processes import TcpProxy
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -198,12 +198,12 @@ def text(body: str | bytes) -> str:
 
 
 @pytest.fixture
-def proxy(broker: Connection) -> Iterator[BrokerProxy]:
-    with BrokerProxy(broker.hostname, broker.port or 5672) as relay:
+def proxy(broker: Connection) -> Iterator[TcpProxy]:
+    with TcpProxy(broker.hostname, broker.port or 5672) as relay:
         yield relay
 
 
-def through(proxy: BrokerProxy, broker: Connection) -> str:
+def through(proxy: TcpProxy, broker: Connection) -> str:
     via = Connection(
         hostname="127.0.0.1",
         port=proxy.port,
@@ -450,7 +450,7 @@ def test_an_event_no_queue_takes_goes_to_the_publishers_unroutable_queue(
 
 
 def test_publish_and_consume_carry_on_after_the_connection_is_cut(
-    transports: Callable[..., RabbitTransport], broker: Connection, proxy: BrokerProxy
+    transports: Callable[..., RabbitTransport], broker: Connection, proxy: TcpProxy
 ) -> None:
     recorder = Recorder()
     url = through(proxy, broker)
