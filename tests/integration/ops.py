@@ -24,6 +24,7 @@ from sqlalchemy import Engine, create_engine, text
 from tests.integration.processes import (
     OmsProcesses,
     oms_processes,
+    run_oms,
     wait_until,
 )
 
@@ -39,6 +40,7 @@ TERMINAL = {"processing", "cancelled", "shipped"}
 SCHEMAS = ("users", "products", "orders", "payments")
 CONSUMERS = ("products", "orders", "payments")
 CONSUMER_THREADS = 3
+AUDIT_SETTLE_SECONDS = 2
 
 
 # -- driving OMS over HTTP --------------------------------------------------------
@@ -370,9 +372,13 @@ def assert_paid_once(ledger: Ledger, orders: dict[str, tuple]) -> None:
     assert len(set(charge_ids)) == len(charge_ids), "one charge id on two payments"
 
 
-def assert_nothing_left_over(ledger: Ledger, oms: OmsProcesses) -> None:
+def assert_nothing_left_over(ledger: Ledger, oms: OmsProcesses, env: dict[str, str]) -> None:
+    """Outboxes drained, no dead letter, and `oms audit`, as an operator runs it, passes."""
     ledger.wait_outboxes_empty(oms)
     assert not any(ledger.dead_letters().values()), ledger.dead_letters()
+    time.sleep(AUDIT_SETTLE_SECONDS + 1)  # the last compensations are past the window
+    report = run_oms(env, "audit", "--settle-seconds", str(AUDIT_SETTLE_SECONDS))
+    assert "audit passed" in report, report
 
 
 def assert_stock_conserved(ledger: Ledger, initial: dict[str, int], units: Counter) -> None:

@@ -72,7 +72,7 @@ def test_200_concurrent_checkouts_for_50_units_sell_exactly_50(
         assert watch.samples > 0 and watch.lowest is not None and watch.lowest >= 0
         assert Counter(ledger.hold_states().values()) == {"reserved": 50, "refused": 150}
         assert_paid_once(ledger, orders)
-        assert_nothing_left_over(ledger, oms)
+        assert_nothing_left_over(ledger, oms, oms_env)
 
 
 def test_a_worker_killed_mid_saga_loses_no_order_and_charges_each_once(
@@ -108,7 +108,7 @@ def test_a_worker_killed_mid_saga_loses_no_order_and_charges_each_once(
         assert Counter(ledger.hold_states().values()) == {"reserved": 100}
         assert_paid_once(ledger, orders)
         assert_stock_conserved(ledger, initial, ordered_units(jobs))
-        assert_nothing_left_over(ledger, oms)
+        assert_nothing_left_over(ledger, oms, oms_env)
 
 
 def hold_outage(oms: OmsProcesses, ledger: Ledger, until: Callable[[], bool]) -> list[int]:
@@ -162,4 +162,4 @@ def test_a_broker_outage_delays_checkouts_but_loses_none(
         assert Counter(status for status, _ in orders.values()) == {"processing": 40}
         assert_paid_once(ledger, orders)
         assert_stock_conserved(ledger, initial, ordered_units(jobs))
-        assert_nothing_left_over(ledger, oms)
+        assert_nothing_left_over(ledger, oms, oms_env)
