@@ -11,8 +11,11 @@ from oms.payments.service import (
     PaymentMethodView,
     PaymentView,
     add_payment_method,
+    default_payment_method,
+    delete_payment_method,
     get_payment_method,
     list_payment_methods,
+    mark_default_payment_method,
     payments_of_order,
 )
 
@@ -28,9 +31,12 @@ __all__ = [
     "PaymentView",
     "add_payment_method",
     "blueprints",
+    "default_payment_method",
+    "delete_payment_method",
     "event_handlers",
     "get_payment_method",
     "list_payment_methods",
+    "mark_default_payment_method",
     "metadata",
     "payments_of_order",
 ]

@@ -10,6 +10,7 @@ from oms.products.schemas import (
     NewProduct,
     ProductChanges,
     ProductPage,
+    ProductQuery,
     ProductSchema,
     StockChange,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "NewProduct",
     "ProductChanges",
     "ProductPage",
+    "ProductQuery",
     "ProductSchema",
     "ProductView",
     "StockChange",
