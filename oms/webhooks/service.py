@@ -32,6 +32,11 @@ from oms.webhooks.sender import Outcome, TargetRefused, check_url, post, signatu
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 CLAIM_BATCH = 20
+# A new delivery waits this long before its first attempt, so that the events of one
+# order that are recorded out of their order (competing consumers; the in-process bus
+# handles an event's consequences before the event itself) are all recorded, and sent
+# in order, before the first of them goes out.
+ORDERING_GRACE = timedelta(seconds=1)
 LEASE_MARGIN_SECONDS = 30.0  # a claim outlives the HTTP timeout by this much
 
 
@@ -238,7 +243,7 @@ def record_deliveries(uow: UnitOfWork, event: Event) -> None:
                 status=PENDING,
                 attempts=0,
                 attempts_this_round=0,
-                next_attempt_at=now,
+                next_attempt_at=now + ORDERING_GRACE,
                 created_at=now,
                 updated_at=now,
             )
