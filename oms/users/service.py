@@ -15,6 +15,7 @@ from oms.bus import events
 from oms.db import Page, choose_default, owned_by, read_first, read_page
 from oms.errors import Conflict, NotFound, Unauthenticated
 from oms.http.auth import ADMIN, CUSTOMER, issue_token
+from oms.http.schemas import camel_case
 from oms.runtime import Runtime
 from oms.users.models import MESSAGES, Address, User
 
@@ -180,15 +181,18 @@ def delete_address(rt: Runtime, user_id: str, address_id: str) -> None:
 
 
 def update_profile(rt: Runtime, user_id: str, changes: dict) -> UserView:
-    """Change the user's first and/or last name."""
+    """Change the user's first and/or last name; publishes user.updated with what changed."""
     with rt.bus.unit_of_work(MESSAGES) as uow:
         user = uow.session.get(User, user_id)
         if user is None:
             raise NotFound("No such user.")
-        for name, value in changes.items():
+        changed = {name: value for name, value in changes.items() if getattr(user, name) != value}
+        for name, value in changed.items():
             setattr(user, name, value)
-        view = UserView.of(user)
-    return view
+        if changed:
+            data = {camel_case(name): value for name, value in changed.items()}
+            uow.publish(events.USER_UPDATED, {"userId": user.id, **data}, correlation_id=user.id)
+    return UserView.of(user)
 
 
 def _own_address(session: OrmSession, user_id: str, address_id: str) -> Address:

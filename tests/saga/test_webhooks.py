@@ -258,6 +258,27 @@ def test_an_endpoint_gets_only_the_events_it_subscribed_to(webhook_shop: Shop) -
     ]
 
 
+def test_a_customer_changing_their_name_is_one_user_updated_event(
+    webhook_shop: Shop, receiver: Receiver
+) -> None:
+    shop = webhook_shop
+    customer = shop.register()
+    register(shop, receiver.url, ["user.updated"])
+
+    for body in ({"lastName": "King"}, {"lastName": "King"}, {"firstName": "Augusta"}):
+        response = shop.web.patch("/api/v1/users/me", json=body, headers=customer.headers)
+        assert response.status_code == 200
+
+    received = receiver.wait_for(2)
+    shop.settle()
+    time.sleep(1.5)
+    assert [r.event["data"] for r in receiver.received] == [
+        {"userId": customer.user_id, "lastName": "King"},  # the second PATCH changed nothing
+        {"userId": customer.user_id, "firstName": "Augusta"},
+    ]
+    assert all(r.event["source"] == "oms/users" for r in received)
+
+
 def types_of(received: list[Received]) -> set[str]:
     return {r.headers["OMS-Event-Type"] for r in received}
 
