@@ -327,20 +327,17 @@ def _claim_due(rt: Runtime, batch: int) -> list[_Job]:
 
 def _job(session: Session, delivery_id: str, claim: str) -> _Job:
     row = session.execute(
-        select(Delivery, Endpoint)
+        select(
+            Endpoint.url,
+            Endpoint.secret,
+            Delivery.event_id,
+            Delivery.event_type,
+            Delivery.envelope,
+        )
         .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
         .where(Delivery.id == delivery_id)
     ).one()
-    delivery, endpoint = row
-    return _Job(
-        delivery.id,
-        claim,
-        endpoint.url,
-        endpoint.secret,
-        delivery.event_id,
-        delivery.event_type,
-        delivery.envelope,
-    )
+    return _Job(delivery_id, claim, *row)
 
 
 def _send(settings: Settings, job: _Job) -> Outcome:
