@@ -35,14 +35,11 @@ def test_a_new_user_does_everything_on_the_mobile_port_alone(saga_shop: Shop) ->
     product = phone.get(f"/api/v1/products/{widget['productId']}")
     address = phone.post("/api/v1/users/me/addresses", json=ADDRESS, headers=me)
     card = phone.post("/api/v1/users/me/payment-methods", json=VISA, headers=me)
-    checkout = phone.post(
-        "/api/v1/checkout",
-        json={
-            "items": [{"productId": widget["productId"], "quantity": 2}],
-            "addressId": address.json["addressId"],
-            "paymentMethodId": card.json["paymentMethodId"],
-        },
-        headers=me,
+    checkout = shop.mobile_checkout(
+        customer,
+        [(widget["productId"], 2)],
+        addressId=address.json["addressId"],
+        paymentMethodId=card.json["paymentMethodId"],
     )
     listed = phone.get("/api/v1/orders", headers=me)
     order_id = checkout.json["orderId"]
@@ -116,14 +113,8 @@ def test_mobile_checkout_with_a_new_address_and_card(saga_shop: Shop) -> None:
     customer = register_on_mobile(shop)
     widget = shop.add_product(price="3.00", stock=4)
 
-    response = shop.mobile.post(
-        "/api/v1/checkout",
-        json={
-            "items": [{"productId": widget["productId"], "quantity": 1}],
-            "shippingAddress": ADDRESS,
-            "paymentMethod": VISA,
-        },
-        headers=customer.headers,
+    response = shop.mobile_checkout(
+        customer, [(widget["productId"], 1)], shippingAddress=ADDRESS, paymentMethod=VISA
     )
 
     assert response.status_code == 201, response.json
@@ -148,11 +139,7 @@ def test_mobile_checkout_without_saved_ids_uses_the_defaults(shop: Shop) -> None
         headers=customer.headers,
     )
 
-    response = shop.mobile.post(
-        "/api/v1/checkout",
-        json={"items": [{"productId": widget["productId"], "quantity": 1}]},
-        headers=customer.headers,
-    )
+    response = shop.mobile_checkout(customer, [(widget["productId"], 1)])
 
     assert response.status_code == 201, response.json
     order = shop.details(customer, response.json["orderId"])["order"]
@@ -162,16 +149,10 @@ def test_mobile_checkout_without_saved_ids_uses_the_defaults(shop: Shop) -> None
 def test_mobile_checkout_with_nothing_saved_and_nothing_given_is_422(shop: Shop) -> None:
     customer = register_on_mobile(shop)
     widget = shop.add_product(stock=4)
-    items = [{"productId": widget["productId"], "quantity": 1}]
+    items = [(widget["productId"], 1)]
 
-    no_address = shop.mobile.post(
-        "/api/v1/checkout", json={"items": items, "paymentMethod": VISA}, headers=customer.headers
-    )
-    no_card = shop.mobile.post(
-        "/api/v1/checkout",
-        json={"items": items, "shippingAddress": ADDRESS},
-        headers=customer.headers,
-    )
+    no_address = shop.mobile_checkout(customer, items, paymentMethod=VISA)
+    no_card = shop.mobile_checkout(customer, items, shippingAddress=ADDRESS)
 
     assert no_address.status_code == 422
     assert "addressId" in no_address.json["errors"]
@@ -185,28 +166,14 @@ def test_mobile_checkout_naming_a_saved_and_a_new_card_is_422(shop: Shop) -> Non
     widget = shop.add_product(stock=4)
     card_id = shop.save_card(customer)
 
-    response = shop.mobile.post(
-        "/api/v1/checkout",
-        json={
-            "items": [{"productId": widget["productId"], "quantity": 1}],
-            "shippingAddress": ADDRESS,
-            "paymentMethodId": card_id,
-            "paymentMethod": VISA,
-        },
-        headers=customer.headers,
+    response = shop.mobile_checkout(
+        customer,
+        [(widget["productId"], 1)],
+        shippingAddress=ADDRESS,
+        paymentMethodId=card_id,
+        paymentMethod=VISA,
     )
 
     assert response.status_code == 422
     assert "paymentMethod" in response.json["errors"]
     assert shop.stock_of(widget["productId"]) == 4
-
-
-def test_cancelling_another_users_order_on_mobile_is_404(shop: Shop) -> None:
-    alice, mallory = shop.register(), shop.register()
-    widget = shop.add_product(stock=5)
-    order_id = shop.checkout(alice, [(widget["productId"], 1)]).json["orderId"]
-
-    response = shop.mobile.post(f"/api/v1/orders/{order_id}/cancel", headers=mallory.headers)
-
-    assert response.status_code == 404
-    assert shop.order(alice, order_id)["status"] == "processing"

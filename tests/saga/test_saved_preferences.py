@@ -14,6 +14,10 @@ ADDRESSES = "/api/v1/users/me/addresses"
 CARDS = "/api/v1/users/me/payment-methods"
 KINDS = [(ADDRESSES, ADDRESS, "addressId"), (CARDS, VISA, "paymentMethodId")]
 PORTS = ["web", "mobile"]
+# Each port with each kind of saved thing: (port, collection path, body to save, id key).
+EVERY_PORT_AND_KIND = pytest.mark.parametrize(
+    ("port", "path", "body", "key"), [(port, *kind) for port in PORTS for kind in KINDS]
+)
 
 
 def save(client: FlaskClient, customer: Customer, path: str, body: dict, key: str) -> str:
@@ -28,8 +32,7 @@ def defaults(client: FlaskClient, customer: Customer, path: str, key: str) -> di
     return {item[key]: item["isDefault"] for item in response.json["items"]}
 
 
-@pytest.mark.parametrize("port", PORTS)
-@pytest.mark.parametrize(("path", "body", "key"), KINDS)
+@EVERY_PORT_AND_KIND
 def test_the_first_saved_is_the_default_until_another_is_marked(
     saga_shop: Shop, port: str, path: str, body: dict, key: str
 ) -> None:
@@ -50,8 +53,7 @@ def test_the_first_saved_is_the_default_until_another_is_marked(
     assert defaults(client, customer, path, key) == {first: False, second: False}
 
 
-@pytest.mark.parametrize("port", PORTS)
-@pytest.mark.parametrize(("path", "body", "key"), KINDS)
+@EVERY_PORT_AND_KIND
 def test_deleting_a_saved_one_is_204_and_it_is_gone(
     saga_shop: Shop, port: str, path: str, body: dict, key: str
 ) -> None:
@@ -70,8 +72,7 @@ def test_deleting_a_saved_one_is_204_and_it_is_gone(
     assert list(defaults(client, customer, path, key)) == [kept]
 
 
-@pytest.mark.parametrize("port", PORTS)
-@pytest.mark.parametrize(("path", "body", "key"), KINDS)
+@EVERY_PORT_AND_KIND
 def test_another_users_saved_one_is_404_and_stays_as_it_was(
     shop: Shop, port: str, path: str, body: dict, key: str
 ) -> None:
@@ -88,8 +89,7 @@ def test_another_users_saved_one_is_404_and_stays_as_it_was(
     assert defaults(client, alice, path, key) == {alices: True}
 
 
-@pytest.mark.parametrize("port", PORTS)
-@pytest.mark.parametrize(("path", "body", "key"), KINDS)
+@EVERY_PORT_AND_KIND
 def test_marking_default_checks_the_body_and_the_token(
     shop: Shop, port: str, path: str, body: dict, key: str
 ) -> None:
@@ -114,15 +114,8 @@ def test_deleting_the_card_and_address_of_an_order_keeps_the_order_whole(saga_sh
     customer = shop.register()
     widget = shop.add_product(price="8.00", stock=5)
     address_id, card_id = shop.save_address(customer), shop.save_card(customer)
-    paid = shop.mobile.post(
-        "/api/v1/checkout",
-        json={
-            "items": [{"productId": widget["productId"], "quantity": 1}],
-            "addressId": address_id,
-            "paymentMethodId": card_id,
-        },
-        headers=customer.headers,
-    )
+    items = [(widget["productId"], 1)]
+    paid = shop.mobile_checkout(customer, items, addressId=address_id, paymentMethodId=card_id)
     assert paid.status_code == 201, paid.json
     order_id = paid.json["orderId"]
 
@@ -135,15 +128,7 @@ def test_deleting_the_card_and_address_of_an_order_keeps_the_order_whole(saga_sh
     details = shop.details(customer, order_id)
     assert details["order"]["shippingAddress"] == {**ADDRESS, "line2": None}
     assert [(p["status"], len(p["refunds"])) for p in details["payments"]] == [("refunded", 1)]
-    again = shop.mobile.post(
-        "/api/v1/checkout",
-        json={
-            "items": [{"productId": widget["productId"], "quantity": 1}],
-            "shippingAddress": ADDRESS,
-            "paymentMethodId": card_id,
-        },
-        headers=customer.headers,
-    )
+    again = shop.mobile_checkout(customer, items, shippingAddress=ADDRESS, paymentMethodId=card_id)
     assert again.status_code == 404
 
 
