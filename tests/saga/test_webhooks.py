@@ -300,6 +300,30 @@ def test_several_delivery_loops_never_send_one_delivery_twice(webhook_shop: Shop
     assert customers <= {r.event["data"]["userId"] for r in received}
 
 
+def test_an_endpoint_that_hangs_does_not_hold_up_the_others(settings: Settings) -> None:
+    hanging = Receiver(lambda request, earlier: time.sleep(1.5) or 200)  # type: ignore[func-returns-value]
+    quick = Receiver(always(200))
+    shops = embedded_shop(replace(settings, **{**FAST, "webhook_timeout_seconds": 1.0}))
+    shop = next(shops)
+    try:
+        slow_hook = register(shop, hanging.url, ["user.created"])
+        register(shop, quick.url, ["user.created"])
+        shop.register()
+        [reached_quick] = quick.wait_for(1)
+        [reached_hanging] = hanging.wait_for(1)
+        wait_until(lambda: deliveries(shop, slow_hook["webhookId"])[0]["attempts"] == 1)
+        timed_out = deliveries(shop, slow_hook["webhookId"])[0]
+    finally:
+        next(shops, None)
+        hanging.close()
+        quick.close()
+
+    assert abs(reached_quick.at - reached_hanging.at) < 0.5  # sent side by side
+    assert timed_out["status"] == "pending"  # to be retried
+    assert timed_out["lastResponseCode"] is None
+    assert "timed out" in timed_out["lastError"]
+
+
 # --- registration ---------------------------------------------------------------------------
 
 
