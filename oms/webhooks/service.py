@@ -239,7 +239,7 @@ def record_deliveries(uow: UnitOfWork, event: Event) -> None:
                 endpoint_id=endpoint.id,
                 event_id=event.id,
                 event_type=event.type,
-                ordering_key=event.correlationid or event.id,
+                ordering_key=(event.correlationid or event.id)[:100],
                 occurred_at=_occurred_at(event, now),
                 envelope=event.to_json(),
                 status=PENDING,
