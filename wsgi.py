@@ -1,6 +1,6 @@
 """The one WSGI entry point: every port of OMS, dispatched on the port a request came in on.
 
-    gunicorn -c config/gunicorn.conf.py 'wsgi:create_app()'
+gunicorn -c config/gunicorn.conf.py 'wsgi:create_app()'
 """
 
 from oms.app import PortDispatcher, create_wsgi_app

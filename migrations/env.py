@@ -6,14 +6,14 @@ from alembic import context
 from sqlalchemy import Connection
 
 from oms.app import all_metadata
-from oms.db import SCHEMAS, Database
+from oms.db import Database
 
 VERSION_TABLE_SCHEMA = None  # alembic_version lives in the default schema
 
 
 def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
     if type_ == "schema":
-        return name in SCHEMAS
+        return name in {metadata.schema for metadata in all_metadata()}
     return True
 
 

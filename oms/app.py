@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import MetaData
 
-from oms import orders, payments, products, users
+from oms import orders, payments, products, users, webhooks
 from oms.bff import mobile, web
 from oms.bus import Transport
 from oms.config import Settings
@@ -20,7 +20,9 @@ from oms.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-MODULES = (users, products, orders, payments)
+# The registry: every module, written once. Its schema, tables, handlers and queue come
+# from here; oms.db.SCHEMAS and the import-linter contracts are checked against it.
+MODULES = (users, products, orders, payments, webhooks)
 PORT_APPS = {
     "orders": ("OMS orders module", orders.blueprints),
     "products": ("OMS products module", products.blueprints),
@@ -70,6 +72,7 @@ def create_wsgi_app(settings: Settings) -> PortDispatcher:
         # No worker process in the embedded default: this process relays what its
         # outboxes still hold (after a crash, say) itself.
         start_relay_thread(runtime, threading.Event())
+        start_webhook_thread(runtime, threading.Event())
     return PortDispatcher(create_port_apps(runtime), settings.ports)
 
 
@@ -102,3 +105,28 @@ def relay_until(runtime: Runtime, stop: threading.Event) -> None:
                 log.warning("%s failed; trying again next round: %r", name, error)
         grace = settings.relay_grace_seconds
         stop.wait(settings.relay_interval_seconds)
+
+
+def start_webhook_thread(runtime: Runtime, stop: threading.Event) -> threading.Thread:
+    thread = threading.Thread(
+        target=deliver_webhooks_until,
+        args=(runtime, stop),
+        name="oms-webhook-deliveries",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def deliver_webhooks_until(runtime: Runtime, stop: threading.Event) -> None:
+    """POST due webhook deliveries until stopped. Several processes may run this: each
+    delivery is claimed by one of them at a time."""
+    while not stop.is_set():
+        try:
+            # Keep going while there was work: sending an order's event may make its
+            # next one due at once.
+            while webhooks.deliver_due(runtime) and not stop.is_set():
+                pass
+        except Exception:
+            log.exception("webhook delivery failed; retrying")
+        stop.wait(runtime.settings.webhook_poll_interval_seconds)

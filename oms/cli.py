@@ -58,7 +58,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.uses_broker:
         print("oms: the worker needs a broker (OMS_BROKER_URL=amqp://...)", file=sys.stderr)
         return 2
-    from oms.app import start_relay_thread, start_runtime
+    from oms.app import start_relay_thread, start_runtime, start_webhook_thread
 
     runtime = start_runtime(settings)
     stop = threading.Event()
@@ -72,6 +72,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     ]
     for thread in threads[1:]:
         thread.start()
+    webhook_deliveries = start_webhook_thread(runtime, stop)
     try:
         while not stop.wait(1.0):
             if not any(thread.is_alive() for thread in threads[1:]):
@@ -80,6 +81,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
+        webhook_deliveries.join(timeout=10)
         runtime.close()
     return 0
 

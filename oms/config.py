@@ -55,6 +55,13 @@ class Settings:
     db_statement_timeout_seconds: float = 5.0
     worker_threads: int = 4
     ports: dict[str, int] = field(default_factory=lambda: dict(PORTS))
+    webhook_retry_initial_seconds: float = 10.0
+    webhook_retry_max_seconds: float = 3600.0
+    webhook_max_attempts: int = 16
+    webhook_timeout_seconds: float = 10.0
+    webhook_allow_private_targets: bool = False
+    webhook_disable_after_failed_deliveries: int = 5
+    webhook_poll_interval_seconds: float = 1.0
 
     @property
     def is_embedded(self) -> bool:
@@ -108,6 +115,15 @@ class Settings:
             ports={
                 name: _number(env, f"OMS_PORT_{name.upper()}", port) for name, port in PORTS.items()
             },
+            webhook_retry_initial_seconds=float(env.get("OMS_WEBHOOK_RETRY_INITIAL_SECONDS", "10")),
+            webhook_retry_max_seconds=float(env.get("OMS_WEBHOOK_RETRY_MAX_SECONDS", "3600")),
+            webhook_max_attempts=int(env.get("OMS_WEBHOOK_MAX_ATTEMPTS", "16")),
+            webhook_timeout_seconds=float(env.get("OMS_WEBHOOK_TIMEOUT_SECONDS", "10")),
+            webhook_allow_private_targets=_flag(env.get("OMS_WEBHOOK_ALLOW_PRIVATE_TARGETS", "")),
+            webhook_disable_after_failed_deliveries=int(
+                env.get("OMS_WEBHOOK_DISABLE_AFTER_FAILED_DELIVERIES", "5")
+            ),
+            webhook_poll_interval_seconds=float(env.get("OMS_WEBHOOK_POLL_INTERVAL_SECONDS", "1")),
         )
         return settings.with_jwt_secret()
 
@@ -137,6 +153,10 @@ def _number(env: dict[str, str], name: str, default: _N) -> _N:
     if value <= 0:
         raise ConfigurationError(f"{name} must be greater than 0, not {raw!r}")
     return value
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def _local_secret(path: Path) -> str:

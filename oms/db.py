@@ -29,13 +29,14 @@ from sqlalchemy import (
     func,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from oms.money import to_money
 
-SCHEMAS = ("users", "products", "orders", "payments")
+SCHEMAS = ("users", "products", "orders", "payments", "webhooks")  # = oms.app.MODULES' schemas
 WRITER_TURN_TIMEOUT = 30.0
 WAIT_MARGIN_SECONDS = 1.0  # past the server's own statement timeout
 
@@ -143,6 +144,13 @@ def lock_for_transaction(session: Session, key: str) -> None:
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
         )
+
+
+def read_first(database: Database, query: Select, view: Callable[[Any], Any]) -> Any | None:
+    """The first row of `query` as `view` shows it, or None."""
+    with database.reading() as session:
+        row = session.scalars(query).first()
+        return None if row is None else view(row)
 
 
 def with_driver(url: str) -> URL:
@@ -269,3 +277,19 @@ class MoneyType(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         return None if value is None else to_money(value)
+
+
+def owned_by(session: Session, model: Any, row_id: str, owner_id: str) -> Any | None:
+    """The row of `model` with this id if `owner_id` owns it (its `user_id`), else None:
+    callers answer "not found" for someone else's row, never "forbidden"."""
+    row = session.get(model, row_id)
+    return row if row is not None and row.user_id == owner_id else None
+
+
+def choose_default(session: Session, model: Any, row: Any, is_default: bool) -> None:
+    """Mark `row` as its owner's one default of `model` (or unmark it): the owner's
+    other rows lose the mark in the same transaction."""
+    if is_default:
+        others = (model.user_id == row.user_id) & (model.id != row.id)
+        session.execute(update(model).where(others).values(is_default=False))
+    row.is_default = is_default

@@ -13,7 +13,13 @@ import pytest
 from kombu import Connection
 from sqlalchemy import Engine, create_engine, text
 
-from oms.app import create_port_apps, start_relay_thread, start_runtime
+from oms.app import (
+    MODULES,
+    create_port_apps,
+    start_relay_thread,
+    start_runtime,
+    start_webhook_thread,
+)
 from oms.bus.catalogue import PUBLISHERS
 from oms.bus.rabbitmq import RETRY_PREFIX, RETRY_TIERS, UNROUTABLE_SUFFIX
 from oms.config import Settings
@@ -111,7 +117,7 @@ def broker_namespace(amqp_url: str) -> Iterator[str]:
     """A name prefix of the test's own exchanges and queues, deleted afterwards."""
     prefix = f"test-{uuid.uuid4().hex[:10]}."
     yield prefix
-    queues = [prefix + module for module in ("users", "products", "orders", "payments")]
+    queues = [prefix + module.MESSAGES.module for module in MODULES]
     unroutable = [prefix + publisher + UNROUTABLE_SUFFIX for publisher in PUBLISHERS]
     retries = [f"{prefix}{RETRY_PREFIX}{seconds}s" for seconds in RETRY_TIERS]
     with Connection(amqp_url, connect_timeout=2) as connection, connection.channel() as channel:
@@ -149,10 +155,12 @@ def run_with_worker(runtime: Runtime) -> Iterator[Runtime]:
     worker = threading.Thread(target=runtime.bus.transport.consume, args=(stop,), daemon=True)
     worker.start()
     relay = start_relay_thread(runtime, stop)
+    webhook_deliveries = start_webhook_thread(runtime, stop)
     yield runtime
     stop.set()
     worker.join(timeout=10)
     relay.join(timeout=10)
+    webhook_deliveries.join(timeout=10)
     runtime.close()
 
 

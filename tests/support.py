@@ -90,6 +90,14 @@ class Shop:
         }
         return self.web.post("/api/v1/checkout", json=body, headers=headers)
 
+    def mobile_checkout(
+        self, customer: Customer, items: list[tuple[str, int]], **choice: object
+    ) -> TestResponse:
+        """Checkout on the phone's port. `choice` names the address and the card (addressId
+        or shippingAddress, paymentMethodId or paymentMethod); left out, the defaults."""
+        body = {"items": [{"productId": pid, "quantity": qty} for pid, qty in items], **choice}
+        return self.mobile.post("/api/v1/checkout", json=body, headers=customer.headers)
+
     def save_address(self, customer: Customer) -> str:
         response = self.web.post(
             "/api/v1/users/me/addresses", json=ADDRESS, headers=customer.headers

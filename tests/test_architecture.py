@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import configparser
 import subprocess
 import sys
 from pathlib import Path
+
+from oms.app import MODULES
+from oms.db import SCHEMAS
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -27,6 +31,22 @@ def test_code_is_ruff_clean() -> None:
 
 def test_every_module_has_the_same_shape() -> None:
     expected = {"__init__.py", "models.py", "schemas.py", "service.py", "handlers.py", "routes.py"}
-    for module in ("users", "products", "orders", "payments"):
-        files = {path.name for path in (ROOT / "oms" / module).glob("*.py")}
-        assert expected <= files, f"oms/{module} lacks {sorted(expected - files)}"
+    for module in MODULES:
+        files = {path.name for path in Path(module.__file__).parent.glob("*.py")}
+        assert expected <= files, f"{module.__name__} lacks {sorted(expected - files)}"
+
+
+def test_every_module_of_the_registry_has_its_schema_and_its_contracts() -> None:
+    """oms.app.MODULES is the list of modules; what cannot import it is checked against it."""
+    names = [module.__name__ for module in MODULES]
+    assert list(SCHEMAS) == [module.metadata.schema for module in MODULES]
+    assert names == [f"oms.{module.MESSAGES.module}" for module in MODULES]
+    contracts = configparser.ConfigParser()
+    contracts.read(ROOT / "setup.cfg")
+    independent = contracts["importlinter:contract:modules-independent"]["modules"].split()
+    layers = contracts["importlinter:contract:layers"]["layers"]
+    private = contracts["importlinter:contract:bff-public-api"]["forbidden_modules"].split()
+    assert independent == names
+    assert " | ".join(names) in layers
+    for name in names:
+        assert {f"{name}.{part}" for part in ("models", "service", "routes")} <= set(private)

@@ -26,11 +26,12 @@ from typing import Any
 import psycopg2
 from kombu import Connection, Consumer, Exchange, Queue, binding
 
+from oms.app import MODULES
 from oms.bench.api import Api, Shop
 from oms.bench.stats import latency_ms
+from oms.bus.catalogue import PUBLISHERS  # one topic exchange per publishing module
 
-SCHEMAS = ("users", "products", "orders", "payments")
-PUBLISHERS = SCHEMAS  # one topic exchange per publishing module
+SCHEMAS = tuple(module.metadata.schema for module in MODULES)  # each consumer's queue too
 QUIET_CHECKS = 3  # consecutive unchanged looks, POLL apart
 POLL = 0.05
 QUIET_TIMEOUT = 10.0

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from kombu import Connection
 
 from oms.bench import api, ceilings, load, report, stats
-from oms.bench.calibrate import SCHEMAS, calibrate
+from oms.bench.calibrate import PUBLISHERS, SCHEMAS, calibrate
 from oms.bench.cpu import CpuMeter, backend_pids
 from oms.bench.options import Options
 from oms.bench.server import OmsServer
@@ -402,5 +402,5 @@ def _delete_namespace(url: str, namespace: str) -> None:
         channel = connection.default_channel
         for queue in _queue_names(namespace):
             channel.queue_delete(queue)
-        for exchange in [*SCHEMAS, "oms.dead-letter"]:
+        for exchange in [*PUBLISHERS, "oms.dead-letter"]:
             channel.exchange_delete(namespace + exchange)

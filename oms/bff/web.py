@@ -6,19 +6,34 @@ from uuid import UUID
 
 from flask_smorest import Blueprint
 
-from oms import orders, payments, products, users
+from oms import orders, payments, products, users, webhooks
 from oms.bff import schemas
 from oms.bff.accounts import login_blueprint, registration_blueprint
 from oms.bff.checkout import Checkout, check_buyer, place_checkout
-from oms.db import Page
+from oms.bff.customer import (
+    Bodies,
+    add_catalogue_routes,
+    add_order_routes,
+    add_saved_preference_routes,
+)
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, current_caller, requires
-from oms.http.schemas import CardToken, PageQuery, PostalAddress
 
 me = Blueprint("me", __name__, url_prefix="/api/v1/users/me", description="The signed-in user")
 catalogue = Blueprint("catalogue", __name__, url_prefix="/api/v1/products", description="Products")
 checkout = Blueprint("checkout", __name__, url_prefix="/api/v1/checkout", description="Checkout")
 my_orders = Blueprint("orders", __name__, url_prefix="/api/v1/orders", description="Orders")
+
+WEB_BODIES = Bodies(
+    product=products.ProductSchema,
+    product_page=products.ProductPage,
+    address=users.AddressSchema,
+    address_page=users.AddressPage,
+    card=payments.PaymentMethodSchema,
+    card_page=payments.PaymentMethodPage,
+    order=orders.OrderSchema,
+    order_page=orders.OrderPage,
+)
 
 
 @me.get("")
@@ -28,50 +43,17 @@ def get_me() -> users.UserView:
     return users.get_user(current_runtime(), current_caller().user_id)
 
 
-@me.post("/addresses")
+@me.patch("")
 @requires()
-@me.arguments(PostalAddress)
-@me.response(201, users.AddressSchema)
-def add_address(body: dict) -> users.AddressView:
-    return users.add_address(current_runtime(), current_caller().user_id, body)
+@me.arguments(users.ProfileChanges)
+@me.response(200, users.UserSchema)
+def update_me(body: dict) -> users.UserView:
+    """Change your first and/or last name."""
+    return users.update_profile(current_runtime(), current_caller().user_id, body)
 
 
-@me.get("/addresses")
-@requires()
-@me.arguments(PageQuery, location="query")
-@me.response(200, users.AddressPage)
-def list_addresses(query: dict) -> Page:
-    return users.list_addresses(current_runtime(), current_caller().user_id, **query)
-
-
-@me.post("/payment-methods")
-@requires()
-@me.arguments(CardToken)
-@me.response(201, payments.PaymentMethodSchema)
-def add_payment_method(body: dict) -> payments.PaymentMethodView:
-    """The gateway token is stored, never shown again."""
-    return payments.add_payment_method(current_runtime(), current_caller().user_id, **body)
-
-
-@me.get("/payment-methods")
-@requires()
-@me.arguments(PageQuery, location="query")
-@me.response(200, payments.PaymentMethodPage)
-def list_payment_methods(query: dict) -> Page:
-    return payments.list_payment_methods(current_runtime(), current_caller().user_id, **query)
-
-
-@catalogue.get("")
-@catalogue.arguments(PageQuery, location="query")
-@catalogue.response(200, products.ProductPage)
-def list_products(query: dict) -> Page:
-    return products.list_products(current_runtime(), **query)
-
-
-@catalogue.get("/<uuid:product_id>")
-@catalogue.response(200, products.ProductSchema)
-def get_product(product_id: UUID) -> products.ProductView:
-    return products.get_product(current_runtime(), str(product_id))
+add_saved_preference_routes(me, WEB_BODIES)
+add_catalogue_routes(catalogue, WEB_BODIES)
 
 
 @catalogue.post("")
@@ -122,19 +104,7 @@ def web_checkout(headers: dict, body: dict) -> tuple[dict, int]:
     return place_checkout(current_runtime(), caller, request)
 
 
-@my_orders.get("")
-@requires()
-@my_orders.arguments(PageQuery, location="query")
-@my_orders.response(200, orders.OrderPage)
-def list_orders(query: dict) -> Page:
-    return orders.list_orders(current_runtime(), current_caller().user_id, **query)
-
-
-@my_orders.get("/<uuid:order_id>")
-@requires()
-@my_orders.response(200, orders.OrderSchema)
-def get_order(order_id: UUID) -> orders.OrderView:
-    return orders.get_order(current_runtime(), str(order_id), owner_id=current_caller().user_id)
+add_order_routes(my_orders, WEB_BODIES)
 
 
 @my_orders.get("/<uuid:order_id>/details")
@@ -154,14 +124,6 @@ def order_details(order_id: UUID) -> dict:
     }
 
 
-@my_orders.post("/<uuid:order_id>/cancel")
-@requires()
-@my_orders.response(200, orders.OrderSchema)
-def cancel_order(order_id: UUID) -> orders.OrderView:
-    """Before shipping only (else 409): stock is released and the payment refunded."""
-    return orders.cancel_order(current_runtime(), str(order_id), current_caller().user_id)
-
-
 @my_orders.post("/<uuid:order_id>/ship")
 @requires(ADMIN)
 @my_orders.response(200, orders.OrderSchema)
@@ -169,4 +131,12 @@ def ship_order(order_id: UUID) -> orders.OrderView:
     return orders.ship_order(current_runtime(), str(order_id))
 
 
-blueprints = [login_blueprint, registration_blueprint, me, catalogue, checkout, my_orders]
+blueprints = [
+    login_blueprint,
+    registration_blueprint,
+    me,
+    catalogue,
+    checkout,
+    my_orders,
+    *webhooks.blueprints,  # the webhooks module's admin routes: it has no port of its own
+]

@@ -37,6 +37,14 @@ class UserCreated(Payload):
     lastName = fields.String(required=True)
 
 
+class UserUpdated(Payload):
+    """The user's id and the fields that changed."""
+
+    userId = _uuid()
+    firstName = fields.String()
+    lastName = fields.String()
+
+
 class ProductCreated(Payload):
     productId = _uuid()
     name = fields.String(required=True)
@@ -153,6 +161,7 @@ class EventType:
 
 
 USER_CREATED = EventType("user.created", "users", UserCreated)
+USER_UPDATED = EventType("user.updated", "users", UserUpdated)
 PRODUCT_CREATED = EventType("product.created", "products", ProductCreated)
 PRODUCT_UPDATED = EventType("product.updated", "products", ProductUpdated)
 ORDER_CREATED = EventType("order.created", "orders", OrderCreated)
@@ -169,6 +178,7 @@ CATALOGUE: dict[str, EventType] = {
     event_type.name: event_type
     for event_type in (
         USER_CREATED,
+        USER_UPDATED,
         PRODUCT_CREATED,
         PRODUCT_UPDATED,
         ORDER_CREATED,

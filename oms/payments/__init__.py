@@ -15,8 +15,11 @@ from oms.payments.service import (
     PaymentView,
     add_payment_method,
     audit_payments,
+    default_payment_method,
+    delete_payment_method,
     get_payment_method,
     list_payment_methods,
+    mark_default_payment_method,
     payments_of_order,
 )
 
@@ -36,9 +39,12 @@ __all__ = [
     "add_payment_method",
     "audit_payments",
     "blueprints",
+    "default_payment_method",
+    "delete_payment_method",
     "event_handlers",
     "get_payment_method",
     "list_payment_methods",
+    "mark_default_payment_method",
     "metadata",
     "payments_of_order",
 ]

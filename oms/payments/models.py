@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, MetaData, String
+from sqlalchemy import JSON, Boolean, ForeignKey, MetaData, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from oms.bus import message_tables
@@ -26,6 +26,10 @@ class PaymentMethod(Base):
     brand: Mapped[str | None] = mapped_column(String(30))
     last4: Mapped[str | None] = mapped_column(String(4))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A deleted card is hidden from its owner but kept: orders placed with it may still
+    # be charged or refunded.
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Payment(Base):

@@ -14,6 +14,7 @@ class PaymentMethodSchema(CamelSchema):
     type = fields.String(required=True)
     brand = fields.String(allow_none=True)
     last4 = fields.String(allow_none=True)
+    is_default = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True)
 
 

@@ -7,11 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from oms.bus import UnitOfWork, events
-from oms.db import Page, lock_for_transaction, read_page, utc_now
+from oms.db import (
+    Page,
+    choose_default,
+    lock_for_transaction,
+    owned_by,
+    read_first,
+    read_page,
+    utc_now,
+)
 from oms.errors import Conflict, NotFound
 from oms.money import format_money
 from oms.payments.gateway import PaymentGateway, gateway_named
@@ -37,11 +45,18 @@ class PaymentMethodView:
     brand: str | None
     last4: str | None
     created_at: datetime
+    is_default: bool
 
     @classmethod
     def of(cls, method: PaymentMethod) -> PaymentMethodView:
         return cls(
-            method.id, method.user_id, method.type, method.brand, method.last4, method.created_at
+            method.id,
+            method.user_id,
+            method.type,
+            method.brand,
+            method.last4,
+            method.created_at,
+            method.is_default,
         )
 
 
@@ -93,6 +108,7 @@ class OrderPayment:
 
 
 def add_payment_method(rt: Runtime, user_id: str, type: str, token: str) -> PaymentMethodView:
+    """Save a card; a user's first saved card becomes their default."""
     card = gateway_named(rt.settings.payment_gateway).describe(token)
     method = PaymentMethod(
         id=str(uuid.uuid4()),
@@ -104,12 +120,14 @@ def add_payment_method(rt: Runtime, user_id: str, type: str, token: str) -> Paym
         created_at=utc_now(),
     )
     with rt.bus.unit_of_work(MESSAGES) as uow:
+        has_one = uow.session.scalar(select(exists().where(_saved_by(user_id))))
+        method.is_default = not has_one
         uow.session.add(method)
     return PaymentMethodView.of(method)
 
 
 def list_payment_methods(rt: Runtime, user_id: str, page: int, page_size: int) -> Page:
-    query = select(PaymentMethod).where(PaymentMethod.user_id == user_id)
+    query = select(PaymentMethod).where(_saved_by(user_id))
     order_by = (PaymentMethod.created_at, PaymentMethod.id)
     return read_page(rt.database, query, order_by, page, page_size, PaymentMethodView.of)
 
@@ -120,9 +138,45 @@ def get_payment_method(
     """A saved card; with `owner_id`, another user's card is not found (not forbidden)."""
     with rt.database.reading() as session:
         method = session.get(PaymentMethod, payment_method_id)
-    if method is None or (owner_id is not None and method.user_id != owner_id):
+    hidden = method is None or method.deleted_at is not None
+    if hidden or (owner_id is not None and method.user_id != owner_id):
         raise NotFound("No such payment method.")
     return PaymentMethodView.of(method)
+
+
+def default_payment_method(rt: Runtime, user_id: str) -> PaymentMethodView | None:
+    query = select(PaymentMethod).where(_saved_by(user_id), PaymentMethod.is_default)
+    return read_first(rt.database, query, PaymentMethodView.of)
+
+
+def mark_default_payment_method(
+    rt: Runtime, user_id: str, payment_method_id: str, is_default: bool = True
+) -> PaymentMethodView:
+    """Make this card the user's default (the previous default stops being one)."""
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        method = _own_method(uow.session, user_id, payment_method_id)
+        choose_default(uow.session, PaymentMethod, method, is_default)
+    return PaymentMethodView.of(method)
+
+
+def delete_payment_method(rt: Runtime, user_id: str, payment_method_id: str) -> None:
+    """Hide a saved card from its owner for good. The row stays, so that an order placed
+    with it and not yet charged can still be charged, and a charged one refunded."""
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        method = _own_method(uow.session, user_id, payment_method_id)
+        method.deleted_at = utc_now()
+        method.is_default = False
+
+
+def _saved_by(user_id: str) -> ColumnElement[bool]:
+    return (PaymentMethod.user_id == user_id) & PaymentMethod.deleted_at.is_(None)
+
+
+def _own_method(session: Session, user_id: str, payment_method_id: str) -> PaymentMethod:
+    method = owned_by(session, PaymentMethod, payment_method_id, user_id)
+    if method is None or method.deleted_at is not None:
+        raise NotFound("No such payment method.")
+    return method
 
 
 def payments_of_order(rt: Runtime, order_id: str) -> list[PaymentView]:

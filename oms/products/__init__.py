@@ -10,6 +10,7 @@ from oms.products.schemas import (
     NewProduct,
     ProductChanges,
     ProductPage,
+    ProductQuery,
     ProductSchema,
     StockChange,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "NewProduct",
     "ProductChanges",
     "ProductPage",
+    "ProductQuery",
     "ProductSchema",
     "ProductView",
     "StockAudit",

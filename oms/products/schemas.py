@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from oms.http.schemas import CamelSchema, Money, PageSchema
+from oms.http.schemas import CamelSchema, Money, PageQuery, PageSchema
 from oms.products.service import MAX_STOCK
 
 NAME = validate.Length(min=1, max=200)
@@ -21,6 +21,13 @@ class NewProduct(CamelSchema):
     description = fields.String(load_default=None, allow_none=True, validate=DESCRIPTION)
     stock = fields.Integer(
         load_default=0, strict=True, validate=validate.Range(min=0, max=MAX_STOCK)
+    )
+
+
+class ProductQuery(PageQuery):
+    search = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Only products whose name contains this text (any case)."},
     )
 
 

@@ -144,9 +144,13 @@ def get_products(rt: Runtime, product_ids: Iterable[str]) -> dict[str, ProductVi
     return {row.id: ProductView.of(row) for row in rows}
 
 
-def list_products(rt: Runtime, page: int, page_size: int) -> Page:
+def list_products(rt: Runtime, page: int, page_size: int, search: str | None = None) -> Page:
+    """The catalogue; with `search`, only products whose name contains it (any case)."""
+    query = select(Product)
+    if search:
+        query = query.where(Product.name.icontains(search, autoescape=True))
     order_by = (Product.created_at, Product.id)
-    return read_page(rt.database, select(Product), order_by, page, page_size, ProductView.of)
+    return read_page(rt.database, query, order_by, page, page_size, ProductView.of)
 
 
 def reserve_stock(uow: UnitOfWork, order_id: str, wanted: dict[str, int]) -> None:

@@ -11,6 +11,7 @@ from oms.users.schemas import (
     AddressSchema,
     AuthResult,
     Credentials,
+    ProfileChanges,
     Registration,
     UserSchema,
 )
@@ -20,11 +21,15 @@ from oms.users.service import (
     UserView,
     add_address,
     create_admin,
+    default_address,
+    delete_address,
     get_address,
     get_user,
     list_addresses,
     login,
+    mark_default_address,
     register,
+    update_profile,
 )
 
 metadata = Base.metadata
@@ -36,6 +41,7 @@ __all__ = [
     "AddressView",
     "AuthResult",
     "Credentials",
+    "ProfileChanges",
     "Registration",
     "SignedIn",
     "UserSchema",
@@ -43,11 +49,15 @@ __all__ = [
     "add_address",
     "blueprints",
     "create_admin",
+    "default_address",
+    "delete_address",
     "event_handlers",
     "get_address",
     "get_user",
     "list_addresses",
     "login",
+    "mark_default_address",
     "metadata",
     "register",
+    "update_profile",
 ]

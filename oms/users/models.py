@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, MetaData, String
+from sqlalchemy import Boolean, ForeignKey, MetaData, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from oms.bus import message_tables
@@ -38,6 +38,7 @@ class Address(Base):
     postal_code: Mapped[str] = mapped_column(String(20))
     country: Mapped[str] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 MESSAGES = message_tables(Base.metadata)

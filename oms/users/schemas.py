@@ -41,8 +41,16 @@ class UserSchema(CamelSchema):
     created_at = fields.DateTime(required=True)
 
 
+class ProfileChanges(CamelSchema):
+    """The names a user may change on their own profile."""
+
+    first_name = fields.String(validate=validate.Length(min=1, max=100))
+    last_name = fields.String(validate=validate.Length(min=1, max=100))
+
+
 class AddressSchema(PostalAddress):
     address_id = fields.String(required=True)
+    is_default = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True)
 
 

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import bcrypt
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 
 from oms.bus import events
-from oms.db import Page, read_page
+from oms.db import Page, choose_default, owned_by, read_first, read_page
 from oms.errors import Conflict, NotFound, Unauthenticated
 from oms.http.auth import ADMIN, CUSTOMER, issue_token
+from oms.http.schemas import camel_case
 from oms.runtime import Runtime
 from oms.users.models import MESSAGES, Address, User
 
@@ -42,6 +43,7 @@ class AddressView:
     postal_code: str
     country: str
     created_at: datetime
+    is_default: bool
 
     def postal_address(self) -> dict:
         return {
@@ -62,6 +64,7 @@ class AddressView:
             address.postal_code,
             address.country,
             address.created_at,
+            address.is_default,
         )
 
 
@@ -134,9 +137,12 @@ def get_user(rt: Runtime, user_id: str) -> UserView:
 
 
 def add_address(rt: Runtime, user_id: str, fields: dict) -> AddressView:
+    """Save an address; a user's first address becomes their default."""
     get_user(rt, user_id)
     address = Address(id=str(uuid.uuid4()), user_id=user_id, created_at=datetime.now(UTC), **fields)
     with rt.bus.unit_of_work(MESSAGES) as uow:
+        has_one = uow.session.scalar(select(exists().where(Address.user_id == user_id)))
+        address.is_default = not has_one
         uow.session.add(address)
     return AddressView.of(address)
 
@@ -150,10 +156,50 @@ def list_addresses(rt: Runtime, user_id: str, page: int, page_size: int) -> Page
 def get_address(rt: Runtime, user_id: str, address_id: str) -> AddressView:
     """A saved address of this user; another user's address is not found, not forbidden."""
     with rt.database.reading() as session:
-        address = session.get(Address, address_id)
-    if address is None or address.user_id != user_id:
-        raise NotFound("No such address.")
+        return AddressView.of(_own_address(session, user_id, address_id))
+
+
+def default_address(rt: Runtime, user_id: str) -> AddressView | None:
+    query = select(Address).where(Address.user_id == user_id, Address.is_default)
+    return read_first(rt.database, query, AddressView.of)
+
+
+def mark_default_address(
+    rt: Runtime, user_id: str, address_id: str, is_default: bool = True
+) -> AddressView:
+    """Make this address the user's default (the previous default stops being one)."""
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        address = _own_address(uow.session, user_id, address_id)
+        choose_default(uow.session, Address, address, is_default)
     return AddressView.of(address)
+
+
+def delete_address(rt: Runtime, user_id: str, address_id: str) -> None:
+    """Forget a saved address. Orders keep their own copy of where they ship to."""
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        uow.session.delete(_own_address(uow.session, user_id, address_id))
+
+
+def update_profile(rt: Runtime, user_id: str, changes: dict) -> UserView:
+    """Change the user's first and/or last name; publishes user.updated with what changed."""
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        user = uow.session.get(User, user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        changed = {name: value for name, value in changes.items() if getattr(user, name) != value}
+        for name, value in changed.items():
+            setattr(user, name, value)
+        if changed:
+            data = {camel_case(name): value for name, value in changed.items()}
+            uow.publish(events.USER_UPDATED, {"userId": user.id, **data}, correlation_id=user.id)
+    return UserView.of(user)
+
+
+def _own_address(session: OrmSession, user_id: str, address_id: str) -> Address:
+    address = owned_by(session, Address, address_id, user_id)
+    if address is None:
+        raise NotFound("No such address.")
+    return address
 
 
 def _find_by_email(session: OrmSession, email: str) -> User | None:

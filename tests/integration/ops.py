@@ -21,6 +21,7 @@ import requests
 from kombu import Connection
 from sqlalchemy import Engine, create_engine, text
 
+from oms.db import SCHEMAS
 from tests.integration.processes import (
     OmsProcesses,
     oms_processes,
@@ -37,7 +38,6 @@ VISA = {"type": "card", "token": "tok_visa"}
 CHECKOUT_WAIT = 3  # seconds: a saga slower than this answers 202
 SETTLE_TIMEOUT = 60.0
 TERMINAL = {"processing", "cancelled", "shipped"}
-SCHEMAS = ("users", "products", "orders", "payments")
 CONSUMERS = ("products", "orders", "payments")
 CONSUMER_THREADS = 3
 AUDIT_SETTLE_SECONDS = 2

@@ -259,6 +259,7 @@ def test_every_published_event_is_a_cloudevent_with_a_catalogue_payload(
     shop: Shop, recorded: list[Event]
 ) -> None:
     customer = shop.register()
+    shop.web.patch("/api/v1/users/me", json={"lastName": "King"}, headers=customer.headers)
     widget = shop.add_product(price="3.10", stock=10)
     shop.web.patch(
         f"/api/v1/products/{widget['productId']}",

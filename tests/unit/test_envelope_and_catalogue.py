@@ -205,6 +205,7 @@ def test_catalogue_names_the_contracts_publisher_of_each_event() -> None:
 
     assert publishers == {
         "user.created": "users",
+        "user.updated": "users",
         "product.created": "products",
         "product.updated": "products",
         "order.created": "orders",

@@ -473,10 +473,9 @@ def test_a_malformed_event_from_the_transport_is_dead_lettered_not_handled(
     runtime.bus.transport.publish(event)
 
     assert calls == []
-    [dead] = runtime.bus.dead_letters.entries()
-    assert (dead.module, dead.kind, dead.event_id, dead.attempts) == (
-        "users",
-        "malformed",
-        event.id,
-        1,
+    # webhooks consumes every event type, so it refuses the malformed one too
+    dead = sorted(
+        (entry.module, entry.kind, entry.event_id, entry.attempts)
+        for entry in runtime.bus.dead_letters.entries()
     )
+    assert dead == [("users", "malformed", event.id, 1), ("webhooks", "malformed", event.id, 1)]

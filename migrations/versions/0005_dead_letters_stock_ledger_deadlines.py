@@ -1,7 +1,7 @@
 """dead letters per module, the stock ledger, and the saga-deadline index
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0005
+Revises: 0003
 Create Date: 2026-11-30 12:40:00
 """
 
@@ -12,12 +12,12 @@ from alembic import op
 
 import oms.db
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0005"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SCHEMAS = ("users", "products", "orders", "payments")
+SCHEMAS = ("users", "products", "orders", "payments", "webhooks")
 
 
 def upgrade() -> None:
