@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ PORTS = {
     "payments": 3004,
     "web": 3010,
     "mobile": 3011,
+    "ops": 3020,
 }
 
 
@@ -43,6 +43,7 @@ class Settings:
     relay_grace_seconds: float = 5.0
     max_delivery_attempts: int = 5
     worker_threads: int = 4
+    stuck_order_seconds: float = 300.0
     ports: dict[str, int] = field(default_factory=lambda: dict(PORTS))
 
     @property
@@ -70,6 +71,7 @@ class Settings:
             relay_interval_seconds=float(env.get("OMS_RELAY_INTERVAL_SECONDS", "1")),
             relay_grace_seconds=float(env.get("OMS_RELAY_GRACE_SECONDS", "5")),
             worker_threads=int(env.get("OMS_WORKER_THREADS", "4")),
+            stuck_order_seconds=float(env.get("OMS_STUCK_ORDER_SECONDS", "300")),
             ports={
                 name: int(env.get(f"OMS_PORT_{name.upper()}", port)) for name, port in PORTS.items()
             },
@@ -97,8 +99,8 @@ def _local_secret(path: Path) -> str:
 
 
 def configure_logging() -> None:
-    """One log format for every OMS process (CLI, gunicorn workers, bus workers)."""
-    logging.basicConfig(
-        level=os.environ.get("OMS_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
-    )
+    """One log format for every OMS process (CLI, gunicorn workers, bus workers):
+    JSON lines with OMS_LOG_FORMAT=json, readable text otherwise (oms.telemetry.logs)."""
+    from oms.telemetry.logs import configure_logging as configure
+
+    configure()

@@ -27,6 +27,7 @@ from kombu.message import Message
 from oms.bus.catalogue import CATALOGUE, PUBLISHERS
 from oms.bus.envelope import CONTENT_TYPE, Event, MalformedEvent
 from oms.bus.transport import Delivery
+from oms.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +251,7 @@ class RabbitTransport:
             self._route(consumer, event)(event)
         except MalformedEvent as error:
             log.error("dead-lettered for %s, malformed: %r (%s)", consumer, message.body, error)
+            metrics.count_dead_letter(consumer)
             message.reject(requeue=False)
         except Exception as error:
             self._failed(consumer, message, attempt, error, retry_producer)
@@ -279,8 +281,10 @@ class RabbitTransport:
                 error,
             )
             message.reject(requeue=False)
+            metrics.count_dead_letter(consumer)
             return
         log.warning("consumer %s failed (attempt %d): %r", consumer, attempt, error)
+        metrics.count_retry(consumer, str(message.properties.get("type") or "unknown"))
         self._requeue(consumer, message, attempt, retry_producer)
         message.ack()  # only once its copy is confirmed in the queue
 

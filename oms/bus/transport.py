@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from oms.bus.envelope import Event, MalformedEvent
+from oms.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -83,5 +84,8 @@ class MemoryTransport:
                     error,
                 )
                 last_error = repr(error)
+                if attempt < self.max_attempts:
+                    metrics.count_retry(consumer, event.type)
+        metrics.count_dead_letter(consumer)
         log.error("dead-lettered for %s: %s (%s)", consumer, event.to_json(), last_error)
         self.dead_letters.append((consumer, event, last_error))

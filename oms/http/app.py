@@ -14,6 +14,7 @@ from flask_smorest import Api, Blueprint, abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from oms.errors import DomainError, Invalid
+from oms.http.observe import observe_requests
 from oms.http.schemas import ErrorSchema, Money
 from oms.runtime import Runtime
 
@@ -84,6 +85,7 @@ def create_port_app(
     app.before_request(_refuse_unusable_json)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(Exception, _unexpected_error)
+    observe_requests(app, name)
     return app
 
 

@@ -18,6 +18,7 @@ from oms.errors import Conflict, Invalid, NotFound
 from oms.money import format_money, to_money
 from oms.orders.models import MESSAGES, Order, OrderEvent, OrderItem
 from oms.runtime import Runtime
+from oms.telemetry import metrics
 
 PENDING, CONFIRMED, PROCESSING, SHIPPED, CANCELLED = (
     "pending",
@@ -266,6 +267,8 @@ def _cancel(
 def _move(order: Order, status: str, change: str, cause: str, event_id: str | None = None) -> None:
     if status not in NEXT_STATUSES.get(order.status, ()):
         raise Conflict(f"An order cannot go from {order.status} to {status}.")
+    if order.status in IN_FLIGHT and status not in IN_FLIGHT:  # the saga settles
+        metrics.observe_saga_settled(order.created_at, status, utc_now())
     order.status = status
     order.updated_at = utc_now()
     _log(order, change, status, cause, event_id)
