@@ -15,11 +15,14 @@ from oms.products.schemas import (
 )
 from oms.products.service import (
     ProductView,
+    StockHoldView,
     adjust_stock,
+    count_stock_holds,
     create_product,
     get_product,
     get_products,
     list_products,
+    stock_hold_of,
     update_product,
 )
 
@@ -33,13 +36,16 @@ __all__ = [
     "ProductSchema",
     "ProductView",
     "StockChange",
+    "StockHoldView",
     "adjust_stock",
     "blueprints",
+    "count_stock_holds",
     "create_product",
     "event_handlers",
     "get_product",
     "get_products",
     "list_products",
     "metadata",
+    "stock_hold_of",
     "update_product",
 ]

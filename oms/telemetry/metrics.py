@@ -17,7 +17,14 @@ import time
 from collections.abc import Iterable
 from datetime import datetime
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
@@ -25,6 +32,7 @@ from prometheus_client.registry import Collector
 from oms.telemetry.multiproc import MULTIPROC_ENV
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+disable_created_metrics()  # *_created series: noise for counters that live as long as OMS
 CHECKOUT_OUTCOMES = ("processing", "declined", "insufficient", "pending", "error")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SAGA_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
