@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,11 @@ from pathlib import Path
 from types import FrameType
 
 from oms.config import ConfigurationError, Settings, configure_logging
+from oms.telemetry.multiproc import (
+    SHARED_METRICS_ENV,
+    prepare_multiprocess_dir,
+    remove_multiprocess_dir,
+)
 
 GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
 PROJECT_ROOT = GUNICORN_CONFIG.parent.parent
@@ -44,7 +50,14 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     ]
     if settings.uses_broker and not args.web_only:
         commands.append([sys.executable, "-m", "oms.cli", "worker"])
-    return _supervise(commands)
+    # Every child writes its metrics into one directory, added up on the ops port.
+    metrics_dir = prepare_multiprocess_dir()
+    os.environ[SHARED_METRICS_ENV] = "1"  # the worker child must not wipe gunicorn's files
+    try:
+        return _supervise(commands)
+    finally:
+        if not os.environ.get("OMS_KEEP_METRICS_DIR"):
+            remove_multiprocess_dir(metrics_dir)
 
 
 def worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -52,9 +65,16 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.uses_broker:
         print("oms: the worker needs a broker (OMS_BROKER_URL=amqp://...)", file=sys.stderr)
         return 2
+    if not os.environ.get(SHARED_METRICS_ENV):  # on its own, not beside `oms serve`
+        prepare_multiprocess_dir()
     from oms.app import start_relay_thread, start_runtime
+    from oms.telemetry import metrics
+    from oms.telemetry.tracing import configure_tracing
 
+    configure_tracing("oms-worker")
     runtime = start_runtime(settings)
+    if args.metrics_port:
+        _serve_worker_metrics(args.metrics_port)
     stop = threading.Event()
     _stop_on_signals(stop)
     # Handlers mostly wait on the database and the broker: several consumers per process
@@ -68,14 +88,27 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
         thread.start()
     try:
         while not stop.wait(1.0):
-            if not any(thread.is_alive() for thread in threads[1:]):
+            alive = sum(thread.is_alive() for thread in threads[1:])
+            metrics.report_worker_alive(alive)
+            if not alive:
                 return 1  # every consumer died: let the supervisor restart us
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
         runtime.close()
+        metrics.report_worker_alive(0)
     return 0
+
+
+def _serve_worker_metrics(port: int) -> None:
+    """A worker in a container of its own shows its metrics on `port` (GET /metrics)."""
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    start_http_server(port, addr=os.environ.get("OMS_HOST", "127.0.0.1"), registry=registry)
 
 
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
@@ -119,7 +152,15 @@ def _parser() -> argparse.ArgumentParser:
         help="in broker mode, leave the bus worker to `oms worker`",
     )
     serve_parser.set_defaults(command=serve)
-    commands.add_parser("worker", help="run bus consumers and relay").set_defaults(command=worker)
+    worker_parser = commands.add_parser("worker", help="run bus consumers and relay")
+    worker_parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("OMS_WORKER_METRICS_PORT", "0")),
+        help="serve this worker's Prometheus metrics on this port (default: off; "
+        "beside `oms serve` they are on its ops port)",
+    )
+    worker_parser.set_defaults(command=worker)
     db = commands.add_parser("db", help="database schema").add_subparsers(required=True)
     upgrade = db.add_parser("upgrade", help="apply migrations")
     upgrade.add_argument("revision", nargs="?", default="head")

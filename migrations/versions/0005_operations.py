@@ -1,4 +1,4 @@
-"""operations: inbox entries name their order; orders are found by status and age
+"""operations: inbox entries name the order (correlation id) they belong to
 
 Revision ID: 0005
 Revises: 0001

@@ -90,7 +90,13 @@ class Bus:
                             log.warning("%s failed on %s: %r", tables.module, event.type, error)
                             raise
                 result = "ok" if claimed else "duplicate"
-                log.debug("%s handled %s (%s)", tables.module, event.type, result)
+                seconds = time.perf_counter() - started
+                log.info(
+                    "%s handled %s",
+                    tables.module,
+                    event.type,
+                    extra={"result": result, "duration_ms": round(seconds * 1000, 3)},
+                )
         finally:
             metrics.count_handled(tables.module, event.type, result, time.perf_counter() - started)
             with self._handling_lock:

@@ -26,7 +26,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from oms.telemetry.multiproc import MULTIPROC_ENV
@@ -142,12 +142,6 @@ def count_dead_letter(module: str) -> None:
 def report_worker_alive(consumers: int) -> None:
     worker_consumers.set(consumers)
     worker_heartbeat.set(time.time())
-
-
-def process_exited(pid: int) -> None:
-    """Forget a dead process's live gauges (gunicorn's child_exit hook calls this)."""
-    if os.environ.get(MULTIPROC_ENV):
-        mark_process_dead(pid)
 
 
 # -- the scrape ---------------------------------------------------------------------

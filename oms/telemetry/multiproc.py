@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Set by `oms serve` for its children: the directory is shared and already clean.
+SHARED_METRICS_ENV = "OMS_METRICS_DIR_SHARED"
 
 
 def prepare_multiprocess_dir(environ: dict[str, str] | None = None) -> Path:
@@ -27,3 +29,11 @@ def prepare_multiprocess_dir(environ: dict[str, str] | None = None) -> Path:
 
 def remove_multiprocess_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def process_exited(pid: int) -> None:
+    """Forget a dead process's live gauges (gunicorn's child_exit hook calls this)."""
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client.multiprocess import mark_process_dead
+
+        mark_process_dead(pid)
