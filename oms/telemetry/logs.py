@@ -49,7 +49,7 @@ class OmsFormatter(logging.Formatter):
         if self.as_json:
             return json.dumps(fields, default=str, separators=(",", ":"))
         head = (
-            f"{fields.pop('time')} {fields.pop('level')} [{fields.pop('pid')}] "
+            f"{fields.pop('time')} {fields.pop('level').upper()} [{fields.pop('pid')}] "
             f"{fields.pop('logger')}: {fields.pop('message')}"
         )
         error = fields.pop("error", None)
