@@ -58,9 +58,12 @@ def order_timeline(rt: Runtime, order_id: str, dead_letters: DeadLetterStore) ->
     ]
     entries += _stock_entries(rt, order_id)
     entries += _payment_entries(rt, order_id)
-    entries += _bus_entries(rt, order, dead_letters)
+    entries += _bus_entries(rt, order)
     entries.sort(key=lambda entry: entry.at)
-    lanes = tuple(lane for lane in LANES if lane != "users" or any(e.lane == lane for e in entries))
+    entries += _dead_letter_entries(order, dead_letters, entries[-1].at if entries else None)
+    seen = {entry.lane for entry in entries}
+    lanes = tuple(lane for lane in LANES if lane != "users" or lane in seen)
+    lanes += tuple(sorted(seen - set(lanes)))  # e.g. a consumer outside the four modules
     customer = users.get_users(rt, [order.user_id]).get(order.user_id)
     return Timeline(order, customer, entries, lanes)
 
@@ -90,9 +93,7 @@ def _payment_entries(rt: Runtime, order_id: str) -> list[Entry]:
     return entries
 
 
-def _bus_entries(
-    rt: Runtime, order: orders.OrderView, dead_letters: DeadLetterStore
-) -> list[Entry]:
+def _bus_entries(rt: Runtime, order: orders.OrderView) -> list[Entry]:
     entries = []
     for record in rt.bus.message_records(order.order_id, ()):
         if record.kind == "inbox":
@@ -100,15 +101,28 @@ def _bus_entries(
         else:
             title = f"{record.type} waiting in outbox"
             entries.append(Entry(record.at, record.module, "waiting", title))
-    entries += [
-        Entry(
-            letter.failed_at or order.updated_at,
-            letter.module,
-            "dead-letter",
-            f"dead letter: {letter.event_type}",
-            letter.error,
-        )
+    return entries
+
+
+def _dead_letter_entries(
+    order: orders.OrderView, dead_letters: DeadLetterStore, last: datetime | None
+) -> list[Entry]:
+    """Dead letters of this order; one whose time the store does not know comes last."""
+    letters = [
+        letter
         for letter in dead_letters.list(limit=10_000)
         if letter.correlation_id == order.order_id
     ]
-    return entries
+    return sorted(
+        (
+            Entry(
+                letter.failed_at or last or order.updated_at,
+                letter.module,
+                "dead-letter",
+                f"dead letter: {letter.event_type}",
+                letter.error,
+            )
+            for letter in letters
+        ),
+        key=lambda entry: entry.at,
+    )
