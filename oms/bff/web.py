@@ -5,6 +5,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from flask_smorest import Blueprint
+from marshmallow import RAISE
+from werkzeug.exceptions import Forbidden
 
 from oms import orders, payments, products, users
 from oms.bff import schemas
@@ -124,10 +126,19 @@ def web_checkout(headers: dict, body: dict) -> tuple[dict, int]:
 
 @my_orders.get("")
 @requires()
-@my_orders.arguments(PageQuery, location="query")
+@my_orders.arguments(orders.OrderSearchQuery, location="query", unknown=RAISE)
 @my_orders.response(200, orders.OrderPage)
 def list_orders(query: dict) -> Page:
-    return orders.list_orders(current_runtime(), current_caller().user_id, **query)
+    """The caller's orders; an admin's list holds every customer's. Newest first,
+    filtered by status, userId (admins) and creation time."""
+    caller = current_caller()
+    page, page_size = query.pop("page"), query.pop("page_size")
+    if not caller.is_admin:
+        if query.get("user_id") is not None and str(query["user_id"]) != caller.user_id:
+            raise Forbidden("Only administrators list other customers' orders.")
+        query["user_id"] = caller.user_id
+    where = orders.order_filter(query)
+    return orders.search_orders(current_runtime(), where, page, page_size)
 
 
 @my_orders.get("/<uuid:order_id>")

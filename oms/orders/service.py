@@ -197,6 +197,17 @@ def search_orders(rt: Runtime, where: OrderFilter, page: int, page_size: int) ->
     return read_page(rt.database, query, order_by, page, page_size, OrderView.of)
 
 
+def order_filter(query: dict) -> OrderFilter:
+    """The filter of a validated OrderSearchQuery (its page fields aside)."""
+    user_id = query.get("user_id")
+    return OrderFilter(
+        status=query.get("status"),
+        user_ids=(str(user_id),) if user_id else None,
+        created_from=query.get("created_from"),
+        created_to=query.get("created_to"),
+    )
+
+
 def count_orders_by_status(rt: Runtime) -> dict[str, int]:
     with rt.database.reading() as session:
         rows = session.execute(select(Order.status, func.count()).group_by(Order.status)).all()
