@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from types import FrameType
 
 from oms.config import ConfigurationError, Settings, configure_logging
@@ -18,9 +17,6 @@ from oms.telemetry.multiproc import (
     prepare_multiprocess_dir,
     remove_multiprocess_dir,
 )
-
-GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
-PROJECT_ROOT = GUNICORN_CONFIG.parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,15 +32,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     """Every port under gunicorn; in broker mode the bus worker beside it."""
+    from oms.migrate import project_root, upgrade
+
+    if args.migrate:  # under a database lock: replicas starting together never race
+        upgrade(settings.database_url)
+    root = project_root()
     commands = [
         [
             sys.executable,
             "-m",
             "gunicorn",
             "-c",
-            str(GUNICORN_CONFIG),
+            str(root / "config" / "gunicorn.conf.py"),
             "--pythonpath",
-            str(PROJECT_ROOT),
+            str(root),
             "wsgi:create_app()",
         ]
     ]
@@ -150,6 +151,11 @@ def _parser() -> argparse.ArgumentParser:
         "--web-only",
         action="store_true",
         help="in broker mode, leave the bus worker to `oms worker`",
+    )
+    serve_parser.add_argument(
+        "--migrate",
+        action="store_true",
+        help="apply migrations first (under a database lock, so replicas never race)",
     )
     serve_parser.set_defaults(command=serve)
     worker_parser = commands.add_parser("worker", help="run bus consumers and relay")
