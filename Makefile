@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint clean chromium
+.PHONY: run test bench lint clean chromium lock
 
 $(BIN)/oms: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,12 @@ clean:
 chromium:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+
+## Re-pin the runtime dependencies (and the build's) with hashes into requirements.lock,
+## which the container installs with --require-hashes. Run after changing setup.cfg.
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet pip-tools==7.6.2
+	.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--build-deps-for=wheel --no-header --annotation-style=line \
+		-o requirements.lock pyproject.toml
