@@ -9,10 +9,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 from oms.config import ConfigurationError, Settings, configure_logging
 from oms.telemetry.multiproc import (
+    MULTIPROC_ENV,
     SHARED_METRICS_ENV,
     prepare_multiprocess_dir,
     remove_multiprocess_dir,
@@ -52,13 +55,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     if settings.uses_broker and not args.web_only:
         commands.append([sys.executable, "-m", "oms.cli", "worker"])
     # Every child writes its metrics into one directory, added up on the ops port.
-    metrics_dir = prepare_multiprocess_dir()
-    os.environ[SHARED_METRICS_ENV] = "1"  # the worker child must not wipe gunicorn's files
-    try:
+    with _metrics_dir(shared=False):
+        os.environ[SHARED_METRICS_ENV] = "1"  # the worker child must not wipe gunicorn's files
         return _supervise(commands)
-    finally:
-        if not os.environ.get("OMS_KEEP_METRICS_DIR"):
-            remove_multiprocess_dir(metrics_dir)
 
 
 def worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -66,8 +65,11 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.uses_broker:
         print("oms: the worker needs a broker (OMS_BROKER_URL=amqp://...)", file=sys.stderr)
         return 2
-    if not os.environ.get(SHARED_METRICS_ENV):  # on its own, not beside `oms serve`
-        prepare_multiprocess_dir()
+    with _metrics_dir(shared=bool(os.environ.get(SHARED_METRICS_ENV))):
+        return _consume(settings, args)
+
+
+def _consume(settings: Settings, args: argparse.Namespace) -> int:
     from oms.app import start_relay_thread, start_runtime
     from oms.telemetry import metrics
     from oms.telemetry.tracing import configure_tracing
@@ -100,6 +102,23 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
         runtime.close()
         metrics.report_worker_alive(0)
     return 0
+
+
+@contextmanager
+def _metrics_dir(shared: bool) -> Iterator[None]:
+    """A clean multi-process metrics directory for this process and its children (set
+    before prometheus_client is imported); a temporary one is removed at the end. A
+    worker started by `oms serve` (`shared`) uses serve's as it is."""
+    if shared:
+        yield
+        return
+    temporary = MULTIPROC_ENV not in os.environ  # a directory the operator chose stays
+    path = prepare_multiprocess_dir()
+    try:
+        yield
+    finally:
+        if temporary:
+            remove_multiprocess_dir(path)
 
 
 def _serve_worker_metrics(port: int) -> None:
