@@ -1,4 +1,4 @@
-"""operations: inbox entries name the order (correlation id) they belong to
+"""operations: inbox entries name their order; orders are found by status and age
 
 Revision ID: 0005
 Revises: 0001
@@ -30,8 +30,14 @@ def upgrade() -> None:
             op.f(f"ix_{schema}_inbox_correlation_id"), "inbox", ["correlation_id"], schema=schema
         )
 
+    # Stuck orders and the status counts of every metrics scrape.
+    op.create_index(
+        "ix_orders_status_created_at", "orders", ["status", "created_at"], schema="orders"
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_orders_status_created_at", table_name="orders", schema="orders")
     for schema in SCHEMAS:
         op.drop_index(op.f(f"ix_{schema}_inbox_correlation_id"), table_name="inbox", schema=schema)
         op.drop_column("inbox", "correlation_id", schema=schema)
