@@ -28,6 +28,7 @@ from oms.bus.catalogue import CATALOGUE, PUBLISHERS
 from oms.bus.envelope import CONTENT_TYPE, Event, MalformedEvent
 from oms.bus.transport import Delivery
 from oms.telemetry import metrics
+from oms.telemetry.context import event_fields
 
 log = logging.getLogger(__name__)
 
@@ -279,11 +280,18 @@ class RabbitTransport:
                 attempt,
                 message.body,
                 error,
+                extra=_event_fields(message),
             )
             message.reject(requeue=False)
             metrics.count_dead_letter(consumer)
             return
-        log.warning("consumer %s failed (attempt %d): %r", consumer, attempt, error)
+        log.warning(
+            "consumer %s failed (attempt %d): %r",
+            consumer,
+            attempt,
+            error,
+            extra=_event_fields(message),
+        )
         metrics.count_retry(consumer, str(message.properties.get("type") or "unknown"))
         self._requeue(consumer, message, attempt, retry_producer)
         message.ack()  # only once its copy is confirmed in the queue
@@ -363,6 +371,13 @@ def _properties(event: Event) -> dict[str, Any]:
         properties["correlation_id"] = event.correlationid
         properties["headers"]["ce-correlationid"] = event.correlationid
     return properties
+
+
+def _event_fields(message: Message) -> dict[str, str]:
+    properties = message.properties
+    return event_fields(
+        properties.get("message_id"), properties.get("type"), properties.get("correlation_id")
+    )
 
 
 def _attempts(message: Message) -> int:

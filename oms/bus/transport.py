@@ -14,6 +14,7 @@ from typing import Protocol
 
 from oms.bus.envelope import Event, MalformedEvent
 from oms.telemetry import metrics
+from oms.telemetry.context import event_fields
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,17 @@ class MemoryTransport:
                     event.id,
                     attempt,
                     error,
+                    extra=event_fields(event.id, event.type, event.correlationid),
                 )
                 last_error = repr(error)
                 if attempt < self.max_attempts:
                     metrics.count_retry(consumer, event.type)
         metrics.count_dead_letter(consumer)
-        log.error("dead-lettered for %s: %s (%s)", consumer, event.to_json(), last_error)
+        log.error(
+            "dead-lettered for %s: %s (%s)",
+            consumer,
+            event.to_json(),
+            last_error,
+            extra=event_fields(event.id, event.type, event.correlationid),
+        )
         self.dead_letters.append((consumer, event, last_error))

@@ -84,3 +84,9 @@ def bind(**fields: str | None) -> object:
 
 def unbind(token: object) -> None:
     _fields.reset(token)  # type: ignore[arg-type]
+
+
+def event_fields(event_id: object, event_type: object, correlation_id: object) -> dict[str, str]:
+    """The event's fields for a line logged about it outside a handler (`extra=`)."""
+    fields = {"event_id": event_id, "event_type": event_type, "correlation_id": correlation_id}
+    return {key: str(value) for key, value in fields.items() if value}
