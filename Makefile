@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean chromium lock
 
 $(BIN)/oms: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ run: $(BIN)/oms
 	$(BIN)/oms serve
 
 ## Install and run every test (ruff and the import-linter contracts run as tests too).
-test: $(VENV)/.test-deps
+test: $(VENV)/.test-deps chromium
 	$(BIN)/pytest
 
 ## Benchmark OMS (embedded and broker mode) against this machine's ceilings: ~5 minutes.
@@ -35,3 +35,17 @@ lint: $(VENV)/.test-deps
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+
+## The console's browser test drives Debian's headless Chromium: install it when missing.
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+
+## Re-pin the runtime dependencies (and the build's) with hashes into requirements.lock,
+## which the container installs with --require-hashes. Run after changing setup.cfg.
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet pip-tools==7.6.2
+	.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--build-deps-for=wheel --no-header --annotation-style=line \
+		-o requirements.lock pyproject.toml

@@ -5,8 +5,10 @@ gunicorn -c config/gunicorn.conf.py 'wsgi:create_app()'
 
 from oms.app import PortDispatcher, create_wsgi_app
 from oms.config import Settings, configure_logging
+from oms.telemetry.tracing import configure_tracing
 
 
 def create_app() -> PortDispatcher:
     configure_logging()
+    configure_tracing()
     return create_wsgi_app(Settings.from_env())

@@ -4,6 +4,8 @@ import multiprocessing
 import os
 
 from oms.config import Settings
+from oms.telemetry.logs import gunicorn_logconfig
+from oms.telemetry.multiproc import process_exited
 
 _settings = Settings.from_env()
 _host = os.environ.get("OMS_HOST", "127.0.0.1")
@@ -20,6 +22,16 @@ threads = int(os.environ.get("OMS_WEB_THREADS", "8"))
 timeout = 60
 graceful_timeout = 20
 keepalive = 5
-accesslog = os.environ.get("OMS_ACCESS_LOG") or None
+# One format for gunicorn's own lines and its access line (method, route, status,
+# duration, request id), OMS's too: JSON lines with OMS_LOG_FORMAT=json.
+accesslog = None  # the access line goes through logconfig_dict's handler instead
 errorlog = "-"
 loglevel = os.environ.get("OMS_LOG_LEVEL", "info")
+logconfig_dict = gunicorn_logconfig()
+# gunicorn 27 keeps a control socket at one fixed per-user path: two OMS on a machine
+# (tests, the benchmark) would fight over it.
+control_socket_disable = True
+
+
+def child_exit(server, worker):
+    process_exited(worker.pid)  # its live gauges leave the ops port's sum

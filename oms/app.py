@@ -16,6 +16,7 @@ from oms.bff import mobile, web
 from oms.bus import Transport
 from oms.config import Settings
 from oms.http.app import create_port_app
+from oms.ops import create_ops_app
 from oms.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,9 @@ def create_wsgi_app(settings: Settings) -> PortDispatcher:
         # outboxes still hold (after a crash, say) itself.
         start_relay_thread(runtime, threading.Event())
         start_webhook_thread(runtime, threading.Event())
-    return PortDispatcher(create_port_apps(runtime), settings.ports)
+    apps = create_port_apps(runtime)
+    apps["ops"] = create_ops_app(runtime)  # metrics, AsyncAPI, the operator console
+    return PortDispatcher(apps, settings.ports)
 
 
 def start_relay_thread(runtime: Runtime, stop: threading.Event) -> threading.Thread:

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from oms.config import ConfigurationError, Settings, configure_logging
+from oms.telemetry.multiproc import (
+    MULTIPROC_ENV,
+    SHARED_METRICS_ENV,
+    prepare_multiprocess_dir,
+    remove_multiprocess_dir,
+)
 
 if TYPE_CHECKING:
     from oms.bus import DeadLetter
     from oms.runtime import Runtime
-
-GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
-PROJECT_ROOT = GUNICORN_CONFIG.parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,21 +41,29 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     """Every port under gunicorn; in broker mode the bus worker beside it."""
+    from oms.migrate import project_root, upgrade
+
+    if args.migrate:  # under a database lock: replicas starting together never race
+        upgrade(settings.database_url)
+    root = project_root()
     commands = [
         [
             sys.executable,
             "-m",
             "gunicorn",
             "-c",
-            str(GUNICORN_CONFIG),
+            str(root / "config" / "gunicorn.conf.py"),
             "--pythonpath",
-            str(PROJECT_ROOT),
+            str(root),
             "wsgi:create_app()",
         ]
     ]
     if settings.uses_broker and not args.web_only:
         commands.append([sys.executable, "-m", "oms.cli", "worker"])
-    return _supervise(commands)
+    # Every child writes its metrics into one directory, added up on the ops port.
+    with _metrics_dir(shared=False):
+        os.environ[SHARED_METRICS_ENV] = "1"  # the worker child must not wipe gunicorn's files
+        return _supervise(commands)
 
 
 def worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -58,9 +71,19 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.uses_broker:
         print("oms: the worker needs a broker (OMS_BROKER_URL=amqp://...)", file=sys.stderr)
         return 2
-    from oms.app import start_relay_thread, start_runtime, start_webhook_thread
+    with _metrics_dir(shared=bool(os.environ.get(SHARED_METRICS_ENV))):
+        return _consume(settings, args)
 
+
+def _consume(settings: Settings, args: argparse.Namespace) -> int:
+    from oms.app import start_relay_thread, start_runtime, start_webhook_thread
+    from oms.telemetry import metrics
+    from oms.telemetry.tracing import configure_tracing
+
+    configure_tracing("oms-worker")
     runtime = start_runtime(settings)
+    if args.metrics_port:
+        _serve_worker_metrics(args.metrics_port)
     stop = threading.Event()
     _stop_on_signals(stop)
     # Handlers mostly wait on the database and the broker: several consumers per process
@@ -75,7 +98,9 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     webhook_deliveries = start_webhook_thread(runtime, stop)
     try:
         while not stop.wait(1.0):
-            if not any(thread.is_alive() for thread in threads[1:]):
+            alive = sum(thread.is_alive() for thread in threads[1:])
+            metrics.report_worker_alive(alive)
+            if not alive:
                 return 1  # every consumer died: let the supervisor restart us
     finally:
         stop.set()
@@ -83,7 +108,35 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
             thread.join(timeout=10)
         webhook_deliveries.join(timeout=10)
         runtime.close()
+        metrics.report_worker_alive(0)
     return 0
+
+
+@contextmanager
+def _metrics_dir(shared: bool) -> Iterator[None]:
+    """A clean multi-process metrics directory for this process and its children (set
+    before prometheus_client is imported); a temporary one is removed at the end. A
+    worker started by `oms serve` (`shared`) uses serve's as it is."""
+    if shared:
+        yield
+        return
+    temporary = MULTIPROC_ENV not in os.environ  # a directory the operator chose stays
+    path = prepare_multiprocess_dir()
+    try:
+        yield
+    finally:
+        if temporary:
+            remove_multiprocess_dir(path)
+
+
+def _serve_worker_metrics(port: int) -> None:
+    """A worker in a container of its own shows its metrics on `port` (GET /metrics)."""
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    start_http_server(port, addr=os.environ.get("OMS_HOST", "127.0.0.1"), registry=registry)
 
 
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
@@ -211,8 +264,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="in broker mode, leave the bus worker to `oms worker`",
     )
+    serve_parser.add_argument(
+        "--migrate",
+        action="store_true",
+        help="apply migrations first (under a database lock, so replicas never race)",
+    )
     serve_parser.set_defaults(command=serve)
-    commands.add_parser("worker", help="run bus consumers and relay").set_defaults(command=worker)
+    worker_parser = commands.add_parser("worker", help="run bus consumers and relay")
+    worker_parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("OMS_WORKER_METRICS_PORT", "0")),
+        help="serve this worker's Prometheus metrics on this port (default: off; "
+        "beside `oms serve` they are on its ops port)",
+    )
+    worker_parser.set_defaults(command=worker)
     db = commands.add_parser("db", help="database schema").add_subparsers(required=True)
     upgrade = db.add_parser("upgrade", help="apply migrations")
     upgrade.add_argument("revision", nargs="?", default="head")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -20,6 +19,7 @@ PORTS = {
     "payments": 3004,
     "web": 3010,
     "mobile": 3011,
+    "ops": 3020,
 }
 
 
@@ -167,8 +167,8 @@ def _local_secret(path: Path) -> str:
 
 
 def configure_logging() -> None:
-    """One log format for every OMS process (CLI, gunicorn workers, bus workers)."""
-    logging.basicConfig(
-        level=os.environ.get("OMS_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
-    )
+    """One log format for every OMS process (CLI, gunicorn workers, bus workers):
+    JSON lines with OMS_LOG_FORMAT=json, readable text otherwise (oms.telemetry.logs)."""
+    from oms.telemetry.logs import configure_logging as configure
+
+    configure()

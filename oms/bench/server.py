@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HOST = "127.0.0.1"
-PORT_NAMES = ("web", "mobile", "orders", "products", "users", "payments")
+PORT_NAMES = ("web", "mobile", "orders", "products", "users", "payments", "ops")
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 35.0  # `oms serve` gives its children 30 s
 CLI_TIMEOUT = 120.0

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from flask import request
-from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import Forbidden, HTTPException
 
 from oms import orders, products
-from oms.errors import Invalid
+from oms.errors import DomainError, Invalid
 from oms.http.auth import Caller
 from oms.runtime import Runtime
+from oms.telemetry import metrics
 
+log = logging.getLogger(__name__)
 REJECTIONS = {
     orders.INSUFFICIENT_INVENTORY: (409, "Insufficient inventory"),
     orders.PAYMENT_DECLINED: (402, "Payment declined"),
@@ -40,6 +43,34 @@ def check_buyer(caller: Caller, body: dict) -> None:
 
 
 def place_checkout(rt: Runtime, caller: Caller, checkout: Checkout) -> tuple[dict, int]:
+    try:
+        body, code = _place_checkout(rt, caller, checkout)
+    except (DomainError, HTTPException) as error:  # the caller's mistake is no checkout
+        if getattr(error, "status_code", getattr(error, "code", 500)) >= 500:
+            metrics.count_checkout("error")
+        raise
+    except Exception:
+        metrics.count_checkout("error")
+        raise
+    metrics.count_checkout(_outcome(body, code))
+    log.info(
+        "checkout answered %d",
+        code,
+        extra={"order_id": str(body["order_id"]), "order_status": body["status"]},
+    )
+    return body, code
+
+
+def _outcome(body: dict, code: int) -> str:
+    """The checkout's outcome as the metric counts it."""
+    if code == 409 and body.get("error") != REJECTIONS[orders.INSUFFICIENT_INVENTORY][1]:
+        return "error"  # cancelled for another reason (e.g. its deadline passed)
+    return {201: "processing", 202: "pending", 402: "declined", 409: "insufficient"}.get(
+        code, "error"
+    )
+
+
+def _place_checkout(rt: Runtime, caller: Caller, checkout: Checkout) -> tuple[dict, int]:
     lines = _priced_lines(rt, checkout.items)
     order_id = orders.place_order(
         rt,

@@ -9,7 +9,8 @@ from typing import Any
 from uuid import UUID
 
 from flask_smorest import Blueprint
-from marshmallow import Schema
+from marshmallow import RAISE, Schema
+from werkzeug.exceptions import Forbidden
 
 from oms import orders, payments, products, users
 from oms.bff.schemas import DefaultChoice
@@ -142,15 +143,24 @@ def _add_saved_routes(
         kind.delete(current_runtime(), current_caller().user_id, item_id)
 
 
-def add_order_routes(blueprint: Blueprint, bodies: Bodies) -> None:
-    """The caller's orders: GET "" (newest first), GET /{orderId}, POST /{orderId}/cancel."""
+def add_order_routes(blueprint: Blueprint, bodies: Bodies, admins_see_all: bool = False) -> None:
+    """The caller's orders: GET "" (newest first, filtered by status and creation time;
+    with `admins_see_all`, an admin's list holds every customer's, also by userId),
+    GET /{orderId}, POST /{orderId}/cancel."""
 
     @blueprint.get("")
     @requires()
-    @blueprint.arguments(PageQuery, location="query")
+    @blueprint.arguments(orders.OrderSearchQuery, location="query", unknown=RAISE)
     @blueprint.response(200, bodies.order_page)
     def list_orders(query: dict) -> Page:
-        return orders.list_orders(current_runtime(), current_caller().user_id, **query)
+        caller = current_caller()
+        page, page_size = query.pop("page"), query.pop("page_size")
+        if not (admins_see_all and caller.is_admin):
+            if query.get("user_id") is not None and str(query["user_id"]) != caller.user_id:
+                raise Forbidden("Only administrators list other customers' orders.")
+            query["user_id"] = caller.user_id
+        where = orders.order_filter(query)
+        return orders.search_orders(current_runtime(), where, page, page_size)
 
     @blueprint.get("/<uuid:order_id>")
     @requires()

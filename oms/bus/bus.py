@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 
 from oms.bus.catalogue import EventType, event_type_of
 from oms.bus.dead_letters import UNROUTABLE, DeadLetter, DeadLetterStore
@@ -17,10 +20,27 @@ from oms.bus.store import MessageTables
 from oms.bus.transport import Transport
 from oms.bus.unit_of_work import UnitOfWork
 from oms.db import Database
+from oms.telemetry import metrics
+from oms.telemetry.context import bound, parse_traceparent
+from oms.telemetry.tracing import span
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event, UnitOfWork], None]
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """One thing the bus stored about an event: waiting in an `outbox`, or handled
+    (`inbox`) by `module`."""
+
+    kind: str
+    module: str
+    event_id: str
+    type: str
+    at: datetime
+
+
 SWEEP_BATCH = 200
 
 
@@ -37,6 +57,7 @@ class Bus:
         self._thread = threading.local()
         self._handling = 0
         self._handling_lock = threading.Lock()
+        self.subscriptions: dict[str, set[str]] = {}  # module -> event types it consumes
 
     @property
     def is_handling(self) -> bool:
@@ -54,6 +75,7 @@ class Bus:
 
     def subscribe(self, tables: MessageTables, handlers: Mapping[EventType, Handler]) -> None:
         by_name = {event_type.name: handler for event_type, handler in handlers.items()}
+        self.subscriptions.setdefault(tables.module, set()).update(by_name)
 
         def deliver(event: Event) -> None:
             self.handle(tables, by_name[event_type_of(event).name], event)
@@ -68,11 +90,28 @@ class Bus:
         """Run `handler` once per event id for this module, in one transaction."""
         with self._handling_lock:
             self._handling += 1
+        started, result = time.perf_counter(), "error"
         try:
-            with self.unit_of_work(tables) as uow:
-                if uow.claim(event):  # a concurrent duplicate waits here, then claims nothing
-                    handler(event, uow)
+            with self._event_context(tables, event):
+                with self.unit_of_work(tables) as uow:
+                    # a concurrent duplicate waits here, then claims nothing
+                    claimed = uow.claim(event)
+                    if claimed:
+                        try:
+                            handler(event, uow)
+                        except Exception as error:
+                            log.warning("%s failed on %s: %r", tables.module, event.type, error)
+                            raise
+                result = "ok" if claimed else "duplicate"
+                seconds = time.perf_counter() - started
+                log.info(
+                    "%s handled %s",
+                    tables.module,
+                    event.type,
+                    extra={"result": result, "duration_ms": round(seconds * 1000, 3)},
+                )
         finally:
+            metrics.count_handled(tables.module, event.type, result, time.perf_counter() - started)
             with self._handling_lock:
                 self._handling -= 1
 
@@ -94,12 +133,65 @@ class Bus:
                 self.dead_letters.forget([entry])
         return failed
 
+    @staticmethod
+    def _event_context(tables: MessageTables, event: Event) -> AbstractContextManager[None]:
+        """Every log line written while handling `event` names it, and its order."""
+        traceparent = parse_traceparent(event.traceparent)
+        fields = bound(
+            event_id=event.id,
+            event_type=event.type,
+            correlation_id=event.correlationid,
+            consumer=tables.module,
+            traceparent=traceparent,
+        )
+        return _nested(fields, span(f"{tables.module} {event.type}", traceparent, "consumer"))
+
     def outboxes_empty(self) -> bool:
         with self.database.reading() as session:
             return all(
                 session.execute(select(tables.outbox.c.id).limit(1)).first() is None
                 for tables in self._outboxes.values()
             )
+
+    def outbox_backlog(self) -> dict[str, tuple[int, datetime | None]]:
+        """Per module: how many events wait in its outbox, and since when the oldest."""
+        backlog = {}
+        with self.database.reading() as session:
+            for module, tables in self._outboxes.items():
+                outbox = tables.outbox
+                count, oldest = session.execute(
+                    select(func.count(), func.min(outbox.c.created_at))
+                ).one()
+                backlog[module] = (count, _aware(oldest))
+        return backlog
+
+    def message_records(self, correlation_id: str, event_ids: Iterable[str]) -> list[MessageRecord]:
+        """The bus's own records of one order or entity: events still waiting in an outbox
+        (by correlation id) and inbox entries (each module's handled events among
+        `event_ids`, the ids the caller knows belong to it)."""
+        ids = sorted(set(event_ids))
+        records: list[MessageRecord] = []
+        needle = f'%"correlationid":"{correlation_id}"%'
+        with self.database.reading() as session:
+            for module, tables in self._outboxes.items():
+                outbox, inbox = tables.outbox, tables.inbox
+                for row in session.execute(
+                    select(outbox.c.id, outbox.c.type, outbox.c.created_at).where(
+                        outbox.c.envelope.like(needle)
+                    )
+                ):
+                    waiting = MessageRecord("outbox", module, row.id, row.type, row.created_at)
+                    records.append(waiting)
+                about_it = inbox.c.correlation_id == correlation_id
+                if ids:
+                    about_it = or_(about_it, inbox.c.event_id.in_(ids))
+                for row in session.execute(
+                    select(inbox.c.event_id, inbox.c.type, inbox.c.handled_at).where(about_it)
+                ):
+                    records.append(
+                        MessageRecord("inbox", module, row.event_id, row.type, row.handled_at)
+                    )
+        return sorted(records, key=lambda record: record.at)
 
     def relay_pending(self, older_than_seconds: float = 0.0) -> int:
         """Publish what outboxes still hold (after a crash or an outage); return the count."""
@@ -138,7 +230,12 @@ class Bus:
         published = 0
         try:
             for event in events:
-                self.transport.publish(event)
+                try:
+                    self.transport.publish(event)
+                except Exception:
+                    metrics.count_published(tables.module, event.type, ok=False)
+                    raise
+                metrics.count_published(tables.module, event.type, ok=True)
                 sent.append(event.id)
                 published += 1
         except Exception as error:  # the transport is down: the outbox keeps the rest
@@ -156,3 +253,18 @@ class Bus:
         with self.database.write_turn(), self.database.writing() as session, session.begin():
             for tables, ids in batches:
                 session.execute(delete(tables.outbox).where(tables.outbox.c.id.in_(ids)))
+
+
+@contextmanager
+def _nested(*managers: AbstractContextManager[None]) -> Iterator[None]:
+    with ExitStack() as stack:
+        for manager in managers:
+            stack.enter_context(manager)
+        yield
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes from aggregates; OMS stores UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -32,13 +32,18 @@ class Event:
     data: dict[str, Any]
     correlationid: str | None = None
     dataschema: str | None = None
+    # CloudEvents distributed tracing extension: the W3C trace context it was published in.
+    traceparent: str | None = None
     id: str = field(default_factory=_new_id)
     time: str = field(default_factory=_now)
     specversion: str = SPEC_VERSION
     datacontenttype: str = CONTENT_TYPE
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        document = asdict(self)
+        if document["traceparent"] is None:  # an extension is absent rather than null
+            del document["traceparent"]
+        return json.dumps(document, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Event:

@@ -51,6 +51,8 @@ from oms.bus.envelope import CONTENT_TYPE, Event, MalformedEvent
 from oms.bus.faults import RetryPolicy
 from oms.bus.transport import Delivery
 from oms.db import utc_now
+from oms.telemetry import metrics
+from oms.telemetry.context import event_fields
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +346,7 @@ class RabbitTransport:
             self._route(consumer, event)(event)
         except MalformedEvent as error:
             log.error("dead-lettered for %s, malformed: %r (%s)", consumer, message.body, error)
+            metrics.count_dead_letter(consumer)
             self._forward(
                 message, self.dead_letter_queue_name(consumer), producer, MALFORMED, error
             )
@@ -373,14 +376,22 @@ class RabbitTransport:
                 attempt,
                 message.body,
                 error,
+                extra=_event_fields(message),
             )
+            metrics.count_dead_letter(consumer)
             self._forward(message, self.dead_letter_queue_name(consumer), producer, FAILED, error)
             return
         delay = (retry_at - now).total_seconds()
         tier = next((s for s in RETRY_TIERS if s >= delay), RETRY_TIERS[-1])
         log.warning(
-            "consumer %s failed (attempt %d), retrying in %d s: %r", consumer, attempt, tier, error
+            "consumer %s failed (attempt %d), retrying in %d s: %r",
+            consumer,
+            attempt,
+            tier,
+            error,
+            extra=_event_fields(message),
         )
+        metrics.count_retry(consumer, str(message.properties.get("type") or "unknown"))
         self._forward(
             message, self.queue_name(consumer), producer, FAILED, error, via=self.retry_name(tier)
         )
@@ -489,6 +500,13 @@ def _properties(event: Event) -> dict[str, Any]:
         properties["correlation_id"] = event.correlationid
         properties["headers"]["ce-correlationid"] = event.correlationid
     return properties
+
+
+def _event_fields(message: Message) -> dict[str, str]:
+    properties = message.properties
+    return event_fields(
+        properties.get("message_id"), properties.get("type"), properties.get("correlation_id")
+    )
 
 
 def _attempts(message: Message) -> int:

@@ -44,6 +44,8 @@ def message_tables(metadata: MetaData) -> MessageTables:
         Column("event_id", String(36), primary_key=True),
         Column("type", String(100), nullable=False),
         Column("handled_at", UtcDateTime(), nullable=False),
+        # Which order (or entity) the event was about: the operator console's timeline.
+        Column("correlation_id", String(100), nullable=True, index=True),
     )
     dead_letters = Table(
         "dead_letters",

@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Protocol
 
 from oms.bus.dead_letters import FAILED, MALFORMED, DeadLetterStore, Failure
 from oms.bus.envelope import Event, MalformedEvent
 from oms.bus.faults import RetryPolicy
 from oms.db import utc_now
+from oms.telemetry import metrics
+from oms.telemetry.context import event_fields
 
 log = logging.getLogger(__name__)
 
@@ -77,21 +80,14 @@ class MemoryTransport:
         if self._store is None:
             return
         for entry in self._store.due(utc_now()):
+            event = Event.from_json(entry.body)
             try:
-                self._consumers[entry.module](Event.from_json(entry.body))
+                self._consumers[entry.module](event)
             except Exception as error:
-                retry_at = self._policy.next_try(
-                    error, entry.attempts + 1, entry.first_failed_at, utc_now()
-                )
-                log.warning(
-                    "consumer %s failed again on %s %s (attempt %d): %r",
-                    entry.module,
-                    entry.event_type,
-                    entry.event_id,
-                    entry.attempts + 1,
-                    error,
-                )
+                attempt = entry.attempts + 1
+                retry_at = self._policy.next_try(error, attempt, entry.first_failed_at, utc_now())
                 self._store.failed_again(entry, repr(error), retry_at)
+                self._report(entry.module, event, error, retry_at)
             else:
                 self._store.forget([entry])
 
@@ -112,7 +108,6 @@ class MemoryTransport:
         except Exception as error:
             now = utc_now()
             retry_at = self._policy.next_try(error, 1, now, now)
-            log.warning("consumer %s failed on %s %s: %r", consumer, event.type, event.id, error)
             failure = Failure(FAILED, event.to_json(), repr(error), retry_at=retry_at)
             self._park(consumer, event, error, failure)
 
@@ -120,5 +115,16 @@ class MemoryTransport:
         if self._store is None:
             raise error
         self._store.park(consumer, failure)
-        if failure.retry_at is None:
-            log.error("dead-lettered for %s: %s (%s)", consumer, event.to_json(), failure.error)
+        self._report(consumer, event, error, failure.retry_at)
+
+    @staticmethod
+    def _report(consumer: str, event: Event, error: Exception, retry_at: datetime | None) -> None:
+        fields = event_fields(event.id, event.type, event.correlationid)
+        log.warning(
+            "consumer %s failed on %s %s: %r", consumer, event.type, event.id, error, extra=fields
+        )
+        if retry_at is not None:
+            metrics.count_retry(consumer, event.type)
+            return
+        metrics.count_dead_letter(consumer)
+        log.error("dead-lettered for %s: %s (%r)", consumer, event.to_json(), error, extra=fields)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from oms.bus.catalogue import EventType
 from oms.bus.envelope import Event
 from oms.bus.store import MessageTables
+from oms.telemetry.context import child_traceparent, current_traceparent
 
 INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
@@ -47,6 +48,7 @@ class UnitOfWork:
             data=data,
             correlationid=correlation_id,
             dataschema=event_type.dataschema,
+            traceparent=child_traceparent(current_traceparent()),
         )
         row = {
             "id": event.id,
@@ -62,7 +64,12 @@ class UnitOfWork:
         """Record `event` as handled here; False if this module handled it already."""
         dialect = self.session.get_bind().dialect.name
         insert_ignoring_duplicates = INSERTS[dialect](self.tables.inbox).on_conflict_do_nothing()
-        row = {"event_id": event.id, "type": event.type, "handled_at": datetime.now(UTC)}
+        row = {
+            "event_id": event.id,
+            "type": event.type,
+            "handled_at": datetime.now(UTC),
+            "correlation_id": event.correlationid,
+        }
         return self.session.execute(insert_ignoring_duplicates, row).rowcount == 1
 
     def __enter__(self) -> UnitOfWork:

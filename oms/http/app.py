@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from oms.bus import is_transient
 from oms.errors import DomainError, Invalid
+from oms.http.observe import observe_requests
 from oms.http.schemas import ErrorSchema, Money
 from oms.runtime import Runtime
 
@@ -86,6 +87,7 @@ def create_port_app(
     app.before_request(_refuse_unusable_json)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(Exception, _unexpected_error)
+    observe_requests(app, name)
     return app
 
 

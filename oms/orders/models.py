@@ -20,7 +20,8 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("user_id", "idempotency_key"),
-        Index("ix_orders_status_created_at", "status", "created_at"),  # the deadline sweep
+        # The deadline sweep, stuck orders and the status counts a scrape reads.
+        Index("ix_orders_status_created_at", "status", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from uuid import UUID
 
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
+from oms.db import Page
 from oms.errors import Invalid
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, requires
 from oms.orders import service
-from oms.orders.schemas import NewOrder, OrderSchema
+from oms.orders.schemas import NewOrder, OrderPage, OrderSchema, OrderSearchQuery
 
 blueprint = Blueprint("orders", __name__, url_prefix="/api/v1/orders", description="Orders")
 
@@ -38,6 +40,16 @@ def place_order(body: dict) -> service.OrderView:
         )
     rt = current_runtime()
     return service.get_order(rt, service.place_order(rt, request))
+
+
+@blueprint.get("")
+@requires(ADMIN)
+@blueprint.arguments(OrderSearchQuery, location="query", unknown=RAISE)
+@blueprint.response(200, OrderPage)
+def search_orders(query: dict) -> Page:
+    """Every customer's orders, newest first, filtered by status, user and creation time."""
+    page, page_size = query.pop("page"), query.pop("page_size")
+    return service.search_orders(current_runtime(), service.order_filter(query), page, page_size)
 
 
 @blueprint.get("/<uuid:order_id>")

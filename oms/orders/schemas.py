@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from datetime import UTC, datetime
+from typing import Any
 
-from oms.http.schemas import CamelSchema, CardToken, Money, PageSchema, PostalAddress
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+
+from oms.http.schemas import (
+    CamelSchema,
+    CardToken,
+    Money,
+    PageQuery,
+    PageSchema,
+    PostalAddress,
+)
+from oms.orders.service import STATUSES
 
 MAX_QUANTITY = 1000
 MAX_LINES = 100
@@ -78,3 +89,31 @@ class OrderSummarySchema(CamelSchema):
 
 class OrderSummaryPage(PageSchema):
     items = fields.List(fields.Nested(OrderSummarySchema), required=True)
+
+
+class OrderSearchQuery(PageQuery):
+    """Filters of an order list; times are ISO 8601 (UTC when no offset is given)."""
+
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    user_id = fields.UUID()
+    created_from = fields.DateTime(metadata={"description": "Placed at or after this time."})
+    created_to = fields.DateTime(metadata={"description": "Placed before this time."})
+
+    @validates_schema
+    def _a_real_range(self, data: dict, **kwargs: Any) -> None:
+        start, end = _utc(data.get("created_from")), _utc(data.get("created_to"))
+        if start and end and start > end:
+            raise ValidationError("Must not be before createdFrom.", "createdTo")
+
+    @post_load
+    def _in_utc(self, data: dict, **kwargs: Any) -> dict:
+        for key in ("created_from", "created_to"):
+            if data.get(key) is not None:
+                data[key] = _utc(data[key])
+        return data
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

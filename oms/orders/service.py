@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session, selectinload
 
@@ -18,6 +18,7 @@ from oms.errors import Conflict, Invalid, NotFound
 from oms.money import format_money, to_money
 from oms.orders.models import MESSAGES, Order, OrderEvent, OrderItem
 from oms.runtime import Runtime
+from oms.telemetry import metrics
 
 PENDING, CONFIRMED, PROCESSING, SHIPPED, CANCELLED = (
     "pending",
@@ -165,6 +166,77 @@ def list_orders(rt: Runtime, user_id: str, page: int, page_size: int) -> Page:
     )
     order_by = (Order.created_at.desc(), Order.id)
     return read_page(rt.database, query, order_by, page, page_size, OrderView.of)
+
+
+STATUSES = (PENDING, CONFIRMED, PROCESSING, SHIPPED, CANCELLED)
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """Which orders an admin (or the operator console) looks for; None means any."""
+
+    status: str | None = None
+    user_ids: tuple[str, ...] | None = None
+    order_id: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+def search_orders(rt: Runtime, where: OrderFilter, page: int, page_size: int) -> Page:
+    """Orders of every customer matching `where`, newest first."""
+    query = select(Order).options(selectinload(Order.items), selectinload(Order.events))
+    if where.status is not None:
+        query = query.where(Order.status == where.status)
+    if where.user_ids is not None:
+        query = query.where(Order.user_id.in_(where.user_ids))
+    if where.order_id is not None:
+        query = query.where(Order.id == where.order_id)
+    if where.created_from is not None:
+        query = query.where(Order.created_at >= where.created_from)
+    if where.created_to is not None:
+        query = query.where(Order.created_at < where.created_to)
+    order_by = (Order.created_at.desc(), Order.id)
+    return read_page(rt.database, query, order_by, page, page_size, OrderView.of)
+
+
+def order_filter(query: dict) -> OrderFilter:
+    """The filter of a validated OrderSearchQuery (its page fields aside)."""
+    user_id = query.get("user_id")
+    return OrderFilter(
+        status=query.get("status"),
+        user_ids=(str(user_id),) if user_id else None,
+        created_from=query.get("created_from"),
+        created_to=query.get("created_to"),
+    )
+
+
+def count_orders_by_status(rt: Runtime) -> dict[str, int]:
+    with rt.database.reading() as session:
+        rows = session.execute(select(Order.status, func.count()).group_by(Order.status)).all()
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: count for status, count in rows})
+    return counts
+
+
+def stuck_orders(rt: Runtime, older_than_seconds: float, limit: int = 100) -> list[OrderView]:
+    """Orders still pending or confirmed `older_than_seconds` after they were placed."""
+    cutoff = utc_now() - timedelta(seconds=older_than_seconds)
+    query = (
+        select(Order)
+        .where(Order.status.in_(IN_FLIGHT), Order.created_at < cutoff)
+        .options(selectinload(Order.items), selectinload(Order.events))
+        .order_by(Order.created_at)
+        .limit(limit)
+    )
+    with rt.database.reading() as session:
+        return [OrderView.of(order) for order in session.scalars(query)]
+
+
+def count_stuck_orders(rt: Runtime, older_than_seconds: float) -> int:
+    cutoff = utc_now() - timedelta(seconds=older_than_seconds)
+    query = select(func.count()).where(Order.status.in_(IN_FLIGHT), Order.created_at < cutoff)
+    with rt.database.reading() as session:
+        return session.scalar(query) or 0
 
 
 def wait_until_settled(rt: Runtime, order_id: str, timeout_seconds: float) -> OrderView:
@@ -316,6 +388,8 @@ def _cancel(
 def _move(order: Order, status: str, change: str, cause: str, event_id: str | None = None) -> None:
     if status not in NEXT_STATUSES.get(order.status, ()):
         raise Conflict(f"An order cannot go from {order.status} to {status}.")
+    if order.status in IN_FLIGHT and status not in IN_FLIGHT:  # the saga settles
+        metrics.observe_saga_settled(order.created_at, status, utc_now())
     order.status = status
     order.updated_at = utc_now()
     _log(order, change, status, cause, event_id)

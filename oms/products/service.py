@@ -153,6 +153,34 @@ def list_products(rt: Runtime, page: int, page_size: int, search: str | None = N
     return read_page(rt.database, query, order_by, page, page_size, ProductView.of)
 
 
+@dataclass(frozen=True)
+class StockHoldView:
+    """What one order holds: its state (reserved, released, refused), since when, and items."""
+
+    order_id: str
+    state: str
+    updated_at: datetime
+    items: dict[str, int]
+
+
+def stock_hold_of(rt: Runtime, order_id: str) -> StockHoldView | None:
+    with rt.database.reading() as session:
+        hold = session.get(StockHold, order_id)
+        if hold is None:
+            return None
+        items = {item.product_id: item.quantity for item in hold.items}
+        return StockHoldView(hold.order_id, hold.state, hold.updated_at, items)
+
+
+def count_stock_holds(rt: Runtime) -> dict[str, int]:
+    """How many orders' holds are in each state."""
+    with rt.database.reading() as session:
+        rows = session.execute(select(StockHold.state, func.count()).group_by(StockHold.state))
+        counts = dict.fromkeys((RESERVED, RELEASED, REFUSED), 0)
+        counts.update({state: count for state, count in rows})
+    return counts
+
+
 def reserve_stock(uow: UnitOfWork, order_id: str, wanted: dict[str, int]) -> None:
     """Hold every item of an order, or none; tell orders which it was."""
     if uow.session.get(StockHold, order_id) is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -134,6 +135,20 @@ def get_user(rt: Runtime, user_id: str) -> UserView:
     if user is None:
         raise NotFound("No such user.")
     return UserView.of(user)
+
+
+def find_user_by_email(rt: Runtime, email: str) -> UserView | None:
+    """The user with this email (case-insensitive), if any."""
+    with rt.database.reading() as session:
+        user = _find_by_email(session, email.strip().lower())
+        return None if user is None else UserView.of(user)
+
+
+def get_users(rt: Runtime, user_ids: Iterable[str]) -> dict[str, UserView]:
+    """The users that exist among `user_ids`, by id (one query)."""
+    with rt.database.reading() as session:
+        rows = session.scalars(select(User).where(User.id.in_(set(user_ids)))).all()
+        return {row.id: UserView.of(row) for row in rows}
 
 
 def add_address(rt: Runtime, user_id: str, fields: dict) -> AddressView:

@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OMS = PROJECT_ROOT / ".venv" / "bin" / "oms"
 LOOPBACK = "127.0.0.1"
-PORT_NAMES = ("web", "mobile", "orders", "products", "users", "payments")
+PORT_NAMES = ("web", "mobile", "orders", "products", "users", "payments", "ops")
 READY_TIMEOUT = 45.0
 STOP_TIMEOUT = {"web": 25.0, "worker": 15.0}
 
