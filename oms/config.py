@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite:///oms.db"
 DEFAULT_BROKER_URL = "memory://"
@@ -23,7 +23,13 @@ PORTS = {
 }
 
 
-_N = TypeVar("_N", int, float)
+FLAGS = {"1": True, "true": True, "yes": True, "on": True} | {
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+    "": False,
+}
 
 
 class ConfigurationError(RuntimeError):
@@ -73,59 +79,21 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Every field from its variable, `OMS_<FIELD NAME>` (the ports from
+        `OMS_PORT_<NAME>`); a bad value is a one-line ConfigurationError naming it."""
         env = dict(os.environ if env is None else env)
-        settings = cls(
-            database_url=env.get("OMS_DATABASE_URL", DEFAULT_DATABASE_URL),
-            broker_url=env.get("OMS_BROKER_URL", DEFAULT_BROKER_URL),
-            broker_namespace=env.get("OMS_BROKER_NAMESPACE", ""),
-            jwt_secret=env.get("OMS_JWT_SECRET", ""),
-            jwt_ttl_seconds=_number(env, "OMS_JWT_TTL_SECONDS", cls.jwt_ttl_seconds),
-            bcrypt_rounds=_number(env, "OMS_BCRYPT_ROUNDS", cls.bcrypt_rounds),
-            currency=env.get("OMS_CURRENCY", "USD").upper(),
-            checkout_wait_seconds=_number(
-                env, "OMS_CHECKOUT_WAIT_SECONDS", cls.checkout_wait_seconds
-            ),
-            max_body_bytes=_number(env, "OMS_MAX_BODY_BYTES", cls.max_body_bytes),
-            payment_gateway=env.get("OMS_PAYMENT_GATEWAY", "simulated"),
-            relay_interval_seconds=_number(
-                env, "OMS_RELAY_INTERVAL_SECONDS", cls.relay_interval_seconds
-            ),
-            relay_grace_seconds=_number(env, "OMS_RELAY_GRACE_SECONDS", cls.relay_grace_seconds),
-            max_delivery_attempts=_number(
-                env, "OMS_MAX_DELIVERY_ATTEMPTS", cls.max_delivery_attempts
-            ),
-            retry_initial_seconds=_number(
-                env, "OMS_RETRY_INITIAL_SECONDS", cls.retry_initial_seconds
-            ),
-            retry_max_delay_seconds=_number(
-                env, "OMS_RETRY_MAX_DELAY_SECONDS", cls.retry_max_delay_seconds
-            ),
-            retry_budget_seconds=_number(env, "OMS_RETRY_BUDGET_SECONDS", cls.retry_budget_seconds),
-            delivery_limit=_number(env, "OMS_DELIVERY_LIMIT", cls.delivery_limit),
-            saga_deadline_seconds=_number(
-                env, "OMS_SAGA_DEADLINE_SECONDS", cls.saga_deadline_seconds
-            ),
-            db_connect_timeout_seconds=_number(
-                env, "OMS_DB_CONNECT_TIMEOUT_SECONDS", cls.db_connect_timeout_seconds
-            ),
-            db_statement_timeout_seconds=_number(
-                env, "OMS_DB_STATEMENT_TIMEOUT_SECONDS", cls.db_statement_timeout_seconds
-            ),
-            worker_threads=_number(env, "OMS_WORKER_THREADS", cls.worker_threads),
-            ports={
-                name: _number(env, f"OMS_PORT_{name.upper()}", port) for name, port in PORTS.items()
-            },
-            webhook_retry_initial_seconds=float(env.get("OMS_WEBHOOK_RETRY_INITIAL_SECONDS", "10")),
-            webhook_retry_max_seconds=float(env.get("OMS_WEBHOOK_RETRY_MAX_SECONDS", "3600")),
-            webhook_max_attempts=int(env.get("OMS_WEBHOOK_MAX_ATTEMPTS", "16")),
-            webhook_timeout_seconds=float(env.get("OMS_WEBHOOK_TIMEOUT_SECONDS", "10")),
-            webhook_allow_private_targets=_flag(env.get("OMS_WEBHOOK_ALLOW_PRIVATE_TARGETS", "")),
-            webhook_disable_after_failed_deliveries=int(
-                env.get("OMS_WEBHOOK_DISABLE_AFTER_FAILED_DELIVERIES", "5")
-            ),
-            webhook_poll_interval_seconds=float(env.get("OMS_WEBHOOK_POLL_INTERVAL_SECONDS", "1")),
-        )
-        return settings.with_jwt_secret()
+        values = {
+            item.name: _parse(f"OMS_{item.name.upper()}", env[f"OMS_{item.name.upper()}"], item)
+            for item in fields(cls)
+            if item.name != "ports" and f"OMS_{item.name.upper()}" in env
+        }
+        ports = {name: env.get(f"OMS_PORT_{name.upper()}") for name in PORTS}
+        values["ports"] = {
+            name: _number(f"OMS_PORT_{name.upper()}", raw, int) if raw else PORTS[name]
+            for name, raw in ports.items()
+        }
+        settings = cls(**values)
+        return replace(settings, currency=settings.currency.upper()).with_jwt_secret()
 
     def with_jwt_secret(self) -> Settings:
         """Use the configured secret; the embedded default may keep its own in a local file."""
@@ -140,12 +108,18 @@ class Settings:
         return replace(self, jwt_secret=_local_secret(Path(SECRET_FILE)))
 
 
-def _number(env: dict[str, str], name: str, default: _N) -> _N:
-    """The positive number in `name` (of the default's type), or a one-line error."""
-    raw = env.get(name)
-    if raw is None:
-        return default
-    kind = type(default)
+def _parse(name: str, raw: str, item: Field) -> Any:
+    """`raw` as the type of the field's default."""
+    kind = type(item.default)
+    if kind is bool:
+        return _flag(name, raw)
+    if kind in (int, float):
+        return _number(name, raw, kind)
+    return raw
+
+
+def _number(name: str, raw: str, kind: type[int] | type[float]) -> int | float:
+    """The positive number in `raw`, or a one-line error."""
     try:
         value = kind(raw)
     except ValueError:
@@ -155,8 +129,11 @@ def _number(env: dict[str, str], name: str, default: _N) -> _N:
     return value
 
 
-def _flag(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in FLAGS:
+        raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+    return FLAGS[value]
 
 
 def _local_secret(path: Path) -> str:
