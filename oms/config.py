@@ -44,6 +44,18 @@ class Settings:
     max_delivery_attempts: int = 5
     worker_threads: int = 4
     ports: dict[str, int] = field(default_factory=lambda: dict(PORTS))
+    # Safe at the edge (issue 9): browsers, rate limits, lockout, token checks.
+    cors_origins: tuple[str, ...] = ()
+    login_max_failures: int = 5
+    login_address_max_failures: int = 50
+    login_failure_window_seconds: int = 900
+    login_lockout_seconds: int = 30
+    login_lockout_max_seconds: int = 900
+    register_rate_limit: int = 20
+    register_rate_window_seconds: int = 3600
+    checkout_rate_limit: int = 60
+    checkout_rate_window_seconds: int = 60
+    token_check_ttl_seconds: float = 5.0
 
     @property
     def is_embedded(self) -> bool:
@@ -73,6 +85,7 @@ class Settings:
             ports={
                 name: int(env.get(f"OMS_PORT_{name.upper()}", port)) for name, port in PORTS.items()
             },
+            **_edge_settings(env),
         )
         return settings.with_jwt_secret()
 
@@ -89,10 +102,36 @@ class Settings:
         return replace(self, jwt_secret=_local_secret(Path(SECRET_FILE)))
 
 
+def _edge_settings(env: dict[str, str]) -> dict:
+    """Settings of issue 9: CORS allow-list, rate limits and lockout, token checks."""
+    origins = tuple(
+        origin.strip().rstrip("/")
+        for origin in env.get("OMS_CORS_ORIGINS", "").split(",")
+        if origin.strip()
+    )
+    integers = {
+        "login_max_failures": ("OMS_LOGIN_MAX_FAILURES", 5),
+        "login_address_max_failures": ("OMS_LOGIN_ADDRESS_MAX_FAILURES", 50),
+        "login_failure_window_seconds": ("OMS_LOGIN_FAILURE_WINDOW_SECONDS", 900),
+        "login_lockout_seconds": ("OMS_LOGIN_LOCKOUT_SECONDS", 30),
+        "login_lockout_max_seconds": ("OMS_LOGIN_LOCKOUT_MAX_SECONDS", 900),
+        "register_rate_limit": ("OMS_REGISTER_RATE_LIMIT", 20),
+        "register_rate_window_seconds": ("OMS_REGISTER_RATE_WINDOW_SECONDS", 3600),
+        "checkout_rate_limit": ("OMS_CHECKOUT_RATE_LIMIT", 60),
+        "checkout_rate_window_seconds": ("OMS_CHECKOUT_RATE_WINDOW_SECONDS", 60),
+    }
+    values: dict = {name: int(env.get(var, default)) for name, (var, default) in integers.items()}
+    values["token_check_ttl_seconds"] = float(env.get("OMS_TOKEN_CHECK_TTL_SECONDS", "5"))
+    values["cors_origins"] = origins
+    return values
+
+
 def _local_secret(path: Path) -> str:
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        # Created readable by the owner only from the start (no window before a chmod).
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 

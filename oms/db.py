@@ -6,6 +6,7 @@ attached under the schema's name, so the same qualified table names work on both
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -88,7 +89,10 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size,
         )
-        _attach_schemas_on_connect(engine, sqlite_schema_files(self.url.database or ""))
+        files = sqlite_schema_files(self.url.database or "")
+        for path in [self.url.database or "", *files.values()]:
+            _create_private_file(path)
+        _attach_schemas_on_connect(engine, files)
         return engine
 
 
@@ -132,6 +136,15 @@ def sqlite_schema_files(main_file: str) -> dict[str, str]:
         raise ValueError("OMS needs a SQLite file, not an in-memory database")
     main = Path(main_file)
     return {schema: str(main.with_name(f"{main.stem}.{schema}{main.suffix}")) for schema in SCHEMAS}
+
+
+def _create_private_file(path: str) -> None:
+    """SQLite files hold password hashes and card tokens: readable by their owner only.
+    SQLite gives the -wal and -shm files the database file's permissions."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError):  # there already, or no such folder
+        return
 
 
 def _attach_schemas_on_connect(engine: Engine, files: dict[str, str]) -> None:

@@ -14,6 +14,7 @@ from flask_smorest import Api, Blueprint, abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from oms.errors import DomainError, Invalid
+from oms.http.edge import install_edge
 from oms.http.schemas import ErrorSchema, Money
 from oms.runtime import Runtime
 
@@ -84,6 +85,7 @@ def create_port_app(
     app.before_request(_refuse_unusable_json)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(Exception, _unexpected_error)
+    install_edge(app, runtime.settings, cors=name in ("web", "mobile"))
     return app
 
 
@@ -149,7 +151,7 @@ def _add_operations_routes(app: Flask) -> None:
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
 
-def _domain_error(error: DomainError) -> tuple[Response, int]:
+def _domain_error(error: DomainError) -> tuple[Response, int, dict]:
     body: dict[str, Any] = {
         "code": error.status_code,
         "status": _reason(error.status_code),
@@ -157,7 +159,7 @@ def _domain_error(error: DomainError) -> tuple[Response, int]:
     }
     if isinstance(error, Invalid) and error.errors:
         body["errors"] = error.errors
-    return jsonify(body), error.status_code
+    return jsonify(body), error.status_code, getattr(error, "headers", {})
 
 
 def _reason(code: int) -> str:
