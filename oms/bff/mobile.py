@@ -29,6 +29,7 @@ my_orders = Blueprint("mobile-orders", __name__, url_prefix="/api/v1/orders", de
 @checkout.alt_response(202, schema=schemas.CheckoutResult, description="Still settling.")
 @checkout.alt_response(402, schema=schemas.CheckoutResult, description="Payment declined.")
 @checkout.alt_response(409, schema=schemas.CheckoutResult, description="Insufficient inventory.")
+@checkout.alt_response(429, description="Too many checkouts: see `Retry-After`.")
 def mobile_checkout(headers: dict, body: dict) -> tuple[dict, int]:
     """Checkout with a saved address and card; another user's address or card is 404."""
     rt, caller = current_runtime(), current_caller()

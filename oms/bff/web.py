@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from flask import request
 from flask_smorest import Blueprint
 
 from oms import orders, payments, products, users
@@ -26,6 +27,23 @@ my_orders = Blueprint("orders", __name__, url_prefix="/api/v1/orders", descripti
 @me.response(200, users.UserSchema)
 def get_me() -> users.UserView:
     return users.get_user(current_runtime(), current_caller().user_id)
+
+
+@me.post("/password")
+@requires()
+@me.arguments(users.PasswordChange)
+@me.response(204)
+@me.alt_response(403, description="The current password is wrong.")
+@me.alt_response(429, description="Locked out after repeated wrong passwords.")
+def change_password(body: dict) -> None:
+    """Every token issued before the change answers 401 from then on: sign in again."""
+    users.change_password(
+        current_runtime(),
+        current_caller().user_id,
+        body["current_password"],
+        body["new_password"],
+        request.remote_addr,
+    )
 
 
 @me.post("/addresses")
@@ -109,6 +127,7 @@ def adjust_stock(body: dict, product_id: UUID) -> products.ProductView:
 @checkout.alt_response(202, schema=schemas.CheckoutResult, description="Still settling.")
 @checkout.alt_response(402, schema=schemas.CheckoutResult, description="Payment declined.")
 @checkout.alt_response(409, schema=schemas.CheckoutResult, description="Insufficient inventory.")
+@checkout.alt_response(429, description="Too many checkouts: see `Retry-After`.")
 def web_checkout(headers: dict, body: dict) -> tuple[dict, int]:
     """Prices come from the catalogue, never from the client."""
     caller = current_caller()

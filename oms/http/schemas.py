@@ -7,6 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import pycountry
 from marshmallow import Schema, ValidationError, fields, validate
 
 from oms.money import to_money
@@ -79,14 +80,41 @@ class ErrorSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.Raw())
 
 
+# Text a person types (names, address lines): surrounding whitespace is dropped, and what
+# is left must not be empty. The OpenAPI document says so with the pattern: at least one
+# character that is not whitespace.
+TEXT_PATTERN = r"\S"
+
+
+class Text(fields.String):
+    """A string stripped of surrounding whitespace that must not be empty after that."""
+
+    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", validate.Length(min=1, max=max_length))
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"].setdefault("pattern", TEXT_PATTERN)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return text.strip() if isinstance(text, str) else text
+
+
+# Every ISO 3166-1 alpha-2 code pycountry knows: the OpenAPI document lists them (enum).
+COUNTRY_CODES = tuple(sorted(country.alpha_2 for country in pycountry.countries))
+
+
 class PostalAddress(CamelSchema):
-    line1 = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    line2 = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    city = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    postal_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    line1 = Text(required=True, max_length=200)
+    line2 = Text(load_default=None, allow_none=True, max_length=200)
+    city = Text(required=True, max_length=100)
+    postal_code = Text(required=True, max_length=20)
     country = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166-1 alpha-2 code, e.g. US."),
+        validate=validate.OneOf(
+            COUNTRY_CODES, error="Use an ISO 3166-1 alpha-2 country code, e.g. US."
+        ),
+        metadata={"description": "ISO 3166-1 alpha-2 country code, upper case (e.g. US)."},
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from oms.db import Page, read_page, utc_now
 from oms.errors import Conflict, Invalid, NotFound
 from oms.money import format_money, to_money
 from oms.orders.models import MESSAGES, Order, OrderEvent, OrderItem
+from oms.orders.schemas import MAX_QUANTITY
 from oms.runtime import Runtime
 
 PENDING, CONFIRMED, PROCESSING, SHIPPED, CANCELLED = (
@@ -127,6 +129,7 @@ def place_order(rt: Runtime, request: OrderRequest) -> str:
         raise Invalid(
             "The order is too large.", {"items": [f"The total must not exceed {MAX_ORDER_TOTAL}."]}
         )
+    _check_quantities(request)
     if request.idempotency_key:
         existing = _replay(rt, request)
         if existing is not None:
@@ -144,6 +147,19 @@ def place_order(rt: Runtime, request: OrderRequest) -> str:
             raise
         return existing
     return order.id
+
+
+def _check_quantities(request: OrderRequest) -> None:
+    """The quantity cap holds per product, after lines naming the same product are added up."""
+    per_product: Counter[str] = Counter()
+    for line in request.items:
+        per_product[line.product_id] += line.quantity
+    too_many = sorted(pid for pid, quantity in per_product.items() if quantity > MAX_QUANTITY)
+    if too_many:
+        raise Invalid(
+            "Too many of one product.",
+            {"items": [f"At most {MAX_QUANTITY} of product {pid} per order." for pid in too_many]},
+        )
 
 
 def get_order(rt: Runtime, order_id: str, owner_id: str | None = None) -> OrderView:

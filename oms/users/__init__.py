@@ -5,12 +5,14 @@ Public API: the names below are all that other packages may use.
 
 from oms.users.handlers import event_handlers
 from oms.users.models import MESSAGES, Base
+from oms.users.passwords import password_problems
 from oms.users.routes import blueprints
 from oms.users.schemas import (
     AddressPage,
     AddressSchema,
     AuthResult,
     Credentials,
+    PasswordChange,
     Registration,
     UserSchema,
 )
@@ -19,12 +21,14 @@ from oms.users.service import (
     SignedIn,
     UserView,
     add_address,
+    change_password,
     create_admin,
     get_address,
     get_user,
     list_addresses,
     login,
     register,
+    token_is_current,
 )
 
 metadata = Base.metadata
@@ -36,12 +40,14 @@ __all__ = [
     "AddressView",
     "AuthResult",
     "Credentials",
+    "PasswordChange",
     "Registration",
     "SignedIn",
     "UserSchema",
     "UserView",
     "add_address",
     "blueprints",
+    "change_password",
     "create_admin",
     "event_handlers",
     "get_address",
@@ -49,5 +55,7 @@ __all__ = [
     "list_addresses",
     "login",
     "metadata",
+    "password_problems",
     "register",
+    "token_is_current",
 ]
