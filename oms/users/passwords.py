@@ -3,7 +3,7 @@
 No composition rules; instead at least 12 characters, not the account's email (or its
 part before the @), not one of about 20,000 common passwords (the list Django ships,
 `data/common-passwords.txt.gz`, after Royce Williams' 2017 compilation), not made of
-fewer than four distinct characters, and at most 72 bytes in UTF-8 (bcrypt's limit: a
+fewer than four distinct characters, not one shorter string repeated, and at most 72 bytes in UTF-8 (bcrypt's limit: a
 longer password is refused rather than silently cut).
 """
 
@@ -39,4 +39,14 @@ def password_problems(password: str, email: str | None = None) -> list[str]:
             return ["Do not use your email address as the password."]
     if folded in common_passwords() or folded.replace(" ", "") in common_passwords():
         return ["This password is too common; choose another."]
+    if _repeats(folded):
+        return ["Do not repeat a word or a pattern."]
     return []
+
+
+def _repeats(text: str) -> bool:
+    """Whether `text` is one shorter string over and over ("passwordpassword")."""
+    return any(
+        len(text) % size == 0 and text == text[:size] * (len(text) // size)
+        for size in range(1, len(text) // 2 + 1)
+    )
