@@ -3,8 +3,8 @@
 No composition rules; instead at least 12 characters, not the account's email (or its
 part before the @), not one of about 20,000 common passwords (the list Django ships,
 `data/common-passwords.txt.gz`, after Royce Williams' 2017 compilation), not made of
-fewer than four distinct characters, not one shorter string repeated, and at most 72 bytes in UTF-8 (bcrypt's limit: a
-longer password is refused rather than silently cut).
+fewer than four distinct characters, not one shorter string repeated, and at most
+72 bytes in UTF-8 (bcrypt's limit: a longer password is refused rather than silently cut).
 """
 
 from __future__ import annotations
