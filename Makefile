@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean browser
 
 $(BIN)/oms: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,13 @@ run: $(BIN)/oms
 	$(BIN)/oms serve
 
 ## Install and run every test (ruff and the import-linter contracts run as tests too).
-test: $(VENV)/.test-deps
+test: $(VENV)/.test-deps browser
 	$(BIN)/pytest
+
+## Headless Chromium and its driver for the browser tests (CORS); quick when installed.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -q && apt-get install -y -q chromium chromium-driver; }
 
 ## Benchmark OMS (embedded and broker mode) against this machine's ceilings: ~5 minutes.
 bench: $(VENV)/.test-deps
