@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from oms.errors import DomainError, Invalid
 from oms.http.edge import install_edge
-from oms.http.schemas import ErrorSchema, Money
+from oms.http.schemas import ErrorSchema, Money, MoneyInput
 from oms.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ def create_port_app(
     app.extensions["oms"] = runtime
     api = OmsApi(app, spec_kwargs=_spec_kwargs())
     api.register_field(Money, "string", None)
+    api.register_field(MoneyInput, None, None)  # documented by its own anyOf
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     _add_operations_routes(app)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from oms.http.schemas import CamelSchema, CardToken, Money, PageSchema, PostalAddress
+from oms.http.schemas import (
+    CamelSchema,
+    CardToken,
+    Money,
+    MoneyInput,
+    PageSchema,
+    PostalAddress,
+)
 
 MAX_QUANTITY = 1000
 MAX_LINES = 100
@@ -21,7 +28,7 @@ ITEMS = {"required": True, "validate": validate.Length(min=1, max=MAX_LINES)}
 
 
 class PricedItemRequest(ItemRequest):
-    unit_price = Money(required=True)
+    unit_price = MoneyInput(required=True)
 
 
 class NewOrder(CamelSchema):
@@ -29,7 +36,7 @@ class NewOrder(CamelSchema):
 
     user_id = fields.UUID(required=True)
     items = fields.List(fields.Nested(PricedItemRequest), **ITEMS)
-    total_amount = Money()
+    total_amount = MoneyInput()
     shipping_address = fields.Nested(PostalAddress, required=True)
     payment_method = fields.Nested(CardToken, required=True)
 

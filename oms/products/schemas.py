@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from marshmallow import fields, validate
 
-from oms.http.schemas import CamelSchema, Money, PageSchema, Text
+from oms.http.schemas import CamelSchema, Money, MoneyInput, PageSchema, Text
 from oms.products.service import MAX_STOCK
 
 MIN_PRICE = Decimal("0.01")  # nothing is given away by mistake
@@ -19,7 +19,7 @@ class NewProduct(CamelSchema):
         required=True,
         validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", error="Not a valid SKU."),
     )
-    price = Money(required=True, minimum=MIN_PRICE)
+    price = MoneyInput(required=True, minimum=MIN_PRICE)
     description = fields.String(load_default=None, allow_none=True, validate=DESCRIPTION)
     stock = fields.Integer(
         load_default=0, strict=True, validate=validate.Range(min=0, max=MAX_STOCK)
@@ -28,13 +28,19 @@ class NewProduct(CamelSchema):
 
 class ProductChanges(CamelSchema):
     name = Text(max_length=200)
-    price = Money(minimum=MIN_PRICE)
+    price = MoneyInput(minimum=MIN_PRICE)
     description = fields.String(allow_none=True, validate=DESCRIPTION)
 
 
 class StockChange(CamelSchema):
     delta = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=-MAX_STOCK, max=MAX_STOCK)
+        required=True,
+        strict=True,
+        validate=[
+            validate.Range(min=-MAX_STOCK, max=MAX_STOCK),
+            validate.NoneOf([0], error="Must not be zero."),
+        ],
+        metadata={"not": {"enum": [0]}, "description": "Restock (> 0) or write-off (< 0)."},
     )
 
 
