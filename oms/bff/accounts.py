@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from oms import users
 from oms.http.app import current_runtime
+from oms.http.schemas import links
 
 login_blueprint = Blueprint("login", __name__, url_prefix="/api/v1/auth", description="Sign in")
 registration_blueprint = Blueprint(
@@ -21,6 +22,7 @@ TOO_MANY = {"description": "Rate limit or lockout: see `Retry-After` and `RateLi
 @login_blueprint.arguments(users.Credentials)
 @login_blueprint.response(200, users.AuthResult)
 @login_blueprint.alt_response(429, **TOO_MANY)
+@links(200, GetMe=("get", "/api/v1/users/me", {}))
 def login(body: dict) -> users.SignedIn:
     """Wrong credentials are 401, whichever part is wrong. Repeated failures lock the
     account and the client's address out for a growing time (429, no password checked)."""
@@ -31,6 +33,7 @@ def login(body: dict) -> users.SignedIn:
 @registration_blueprint.arguments(users.Registration)
 @registration_blueprint.response(201, users.AuthResult)
 @registration_blueprint.alt_response(429, **TOO_MANY)
+@links(201, GetMe=("get", "/api/v1/users/me", {}))
 def register(body: dict) -> users.SignedIn:
     """Emails are case-insensitive: a second account for the same address is 409.
     Sign-ups per client address are limited (429)."""

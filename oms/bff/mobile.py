@@ -13,7 +13,7 @@ from oms.bff.checkout import Checkout, check_buyer, place_checkout
 from oms.db import Page
 from oms.http.app import current_runtime
 from oms.http.auth import current_caller, requires
-from oms.http.schemas import PageQuery
+from oms.http.schemas import PageQuery, links
 
 checkout = Blueprint(
     "mobile-checkout", __name__, url_prefix="/api/v1/checkout", description="Checkout"
@@ -30,6 +30,13 @@ my_orders = Blueprint("mobile-orders", __name__, url_prefix="/api/v1/orders", de
 @checkout.alt_response(402, schema=schemas.CheckoutResult, description="Payment declined.")
 @checkout.alt_response(409, schema=schemas.CheckoutResult, description="Insufficient inventory.")
 @checkout.alt_response(429, description="Too many checkouts: see `Retry-After`.")
+@links(
+    201,
+    202,
+    402,
+    409,
+    GetOrder=("get", "/api/v1/orders/{order_id}", {"order_id": "$response.body#/orderId"}),
+)
 def mobile_checkout(headers: dict, body: dict) -> tuple[dict, int]:
     """Checkout with a saved address and card; another user's address or card is 404."""
     rt, caller = current_runtime(), current_caller()

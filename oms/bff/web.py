@@ -14,8 +14,10 @@ from oms.bff.checkout import Checkout, check_buyer, place_checkout
 from oms.db import Page
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, current_caller, requires
-from oms.http.schemas import CardToken, PageQuery, PostalAddress
+from oms.http.schemas import CardToken, PageQuery, PostalAddress, links
 
+ORDER_ID = {"order_id": "$response.body#/orderId"}
+PRODUCT_ID = {"product_id": "$response.body#/productId"}
 me = Blueprint("me", __name__, url_prefix="/api/v1/users/me", description="The signed-in user")
 catalogue = Blueprint("catalogue", __name__, url_prefix="/api/v1/products", description="Products")
 checkout = Blueprint("checkout", __name__, url_prefix="/api/v1/checkout", description="Checkout")
@@ -50,6 +52,7 @@ def change_password(body: dict) -> None:
 @requires()
 @me.arguments(PostalAddress)
 @me.response(201, users.AddressSchema)
+@links(201, ListAddresses=("get", "/api/v1/users/me/addresses", {}))
 def add_address(body: dict) -> users.AddressView:
     return users.add_address(current_runtime(), current_caller().user_id, body)
 
@@ -66,6 +69,7 @@ def list_addresses(query: dict) -> Page:
 @requires()
 @me.arguments(CardToken)
 @me.response(201, payments.PaymentMethodSchema)
+@links(201, ListPaymentMethods=("get", "/api/v1/users/me/payment-methods", {}))
 def add_payment_method(body: dict) -> payments.PaymentMethodView:
     """The gateway token is stored, never shown again."""
     return payments.add_payment_method(current_runtime(), current_caller().user_id, **body)
@@ -96,6 +100,12 @@ def get_product(product_id: UUID) -> products.ProductView:
 @requires(ADMIN)
 @catalogue.arguments(products.NewProduct)
 @catalogue.response(201, products.ProductSchema)
+@links(
+    201,
+    GetProduct=("get", "/api/v1/products/{product_id}", PRODUCT_ID),
+    UpdateProduct=("patch", "/api/v1/products/{product_id}", PRODUCT_ID),
+    AdjustStock=("post", "/api/v1/products/{product_id}/inventory", PRODUCT_ID),
+)
 def create_product(body: dict) -> products.ProductView:
     """Creates the inventory record too (`stock` defaults to 0); publishes product.created."""
     return products.create_product(current_runtime(), **body)
@@ -128,6 +138,15 @@ def adjust_stock(body: dict, product_id: UUID) -> products.ProductView:
 @checkout.alt_response(402, schema=schemas.CheckoutResult, description="Payment declined.")
 @checkout.alt_response(409, schema=schemas.CheckoutResult, description="Insufficient inventory.")
 @checkout.alt_response(429, description="Too many checkouts: see `Retry-After`.")
+@links(
+    201,
+    202,
+    402,
+    409,
+    GetOrder=("get", "/api/v1/orders/{order_id}", ORDER_ID),
+    GetOrderDetails=("get", "/api/v1/orders/{order_id}/details", ORDER_ID),
+    CancelOrder=("post", "/api/v1/orders/{order_id}/cancel", ORDER_ID),
+)
 def web_checkout(headers: dict, body: dict) -> tuple[dict, int]:
     """Prices come from the catalogue, never from the client."""
     caller = current_caller()

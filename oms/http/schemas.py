@@ -180,3 +180,22 @@ class CardToken(CamelSchema):
             r"^tok_[A-Za-z0-9_]{1,100}$", error="Use a payment gateway token (tok_...)."
         ),
     )
+
+
+def links(*statuses: int, **targets: tuple[str, str, dict[str, str]]) -> Any:
+    """OpenAPI links from a response to the operations that read what it created.
+
+    `targets`: link name -> (method, path as documented, {path parameter: runtime
+    expression}), e.g. `GetOrder=("get", "/api/v1/orders/{order_id}",
+    {"order_id": "$response.body#/orderId"})`.
+    """
+    from flask_smorest import Blueprint  # the decorator only; schemas stay Flask-free
+
+    documented = {
+        name: {
+            "operationRef": "#/paths/" + path.replace("~", "~0").replace("/", "~1") + f"/{method}",
+            "parameters": parameters,
+        }
+        for name, (method, path, parameters) in targets.items()
+    }
+    return Blueprint.doc(responses={status: {"links": documented} for status in statuses})

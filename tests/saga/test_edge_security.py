@@ -396,3 +396,18 @@ def test_a_free_product_is_422(shop: Shop, price: object) -> None:
     )
     assert response.status_code == 422
     assert "price" in response.json["errors"]
+
+
+def test_created_resources_link_to_the_operations_that_read_them(shop: Shop) -> None:
+    for port, client in shop.clients.items():
+        document = client.get("/openapi.json").json
+        for path, operations in document["paths"].items():
+            created = operations.get("post", {}).get("responses", {}).get("201")
+            if created is None:
+                continue
+            assert created.get("links"), f"{port} POST {path}: no links"
+            for link in created["links"].values():
+                pointer = link["operationRef"].removeprefix("#/paths/")
+                target_path, _, method = pointer.rpartition("/")
+                target = target_path.replace("~1", "/").replace("~0", "~")
+                assert method in document["paths"][target], (port, path, link)
