@@ -139,16 +139,20 @@ TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
 class Text(fields.String):
-    """A string stripped of surrounding whitespace that must not be empty after that."""
+    """A string stripped of surrounding whitespace that must not be empty after that; its
+    length limit applies to the text as sent (as the OpenAPI document says)."""
 
     def __init__(self, *, max_length: int, **kwargs: Any) -> None:
         kwargs.setdefault("validate", validate.Length(min=1, max=max_length))
         kwargs.setdefault("metadata", {})
         kwargs["metadata"].setdefault("pattern", TEXT_PATTERN)
         super().__init__(**kwargs)
+        self.max_length = max_length
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
+        if isinstance(text, str) and len(text) > self.max_length:
+            raise ValidationError(f"Longer than maximum length {self.max_length}.")
         return text.strip() if isinstance(text, str) else text
 
 
