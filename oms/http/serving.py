@@ -161,8 +161,10 @@ class BufferingThreadWorker(gthread.ThreadWorker):
     def on_client_socket_readable(self, conn: Any, client: Any) -> None:
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
-        self._start_reading(conn, b"")
-        self._read_available(conn)
+        # Usually the whole next request is there already: read it before registering.
+        self._start_reading(conn, b"", register=False)
+        if self._read_available(conn):
+            self._register(conn)
 
     def enqueue_req(self, conn: Any) -> None:
         if getattr(conn, "oms_complete", False):
@@ -174,36 +176,42 @@ class BufferingThreadWorker(gthread.ThreadWorker):
         ahead = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
         self._start_reading(conn, ahead)
 
-    def _start_reading(self, conn: Any, already: bytes) -> None:
+    def _start_reading(self, conn: Any, already: bytes, register: bool = True) -> None:
         conn.sock.setblocking(False)
         conn.oms_buffer = bytearray(already)
         conn.oms_deadline = time.monotonic() + self.read_timeout
         conn.oms_state = request_state(already, self.max_body) if already else INCOMPLETE
         if conn.oms_state != INCOMPLETE:
             self._dispatch(conn)
-            return
+        elif register:
+            self._register(conn)
+
+    def _register(self, conn: Any) -> None:
         self.reading[conn.sock.fileno()] = conn
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._readable, conn))
 
     def _readable(self, conn: Any, client: Any) -> None:
         self._read_available(conn)
 
-    def _read_available(self, conn: Any) -> None:
+    def _read_available(self, conn: Any) -> bool:
+        """Read what has arrived; whether the connection still waits for more of its request."""
         try:
             data = conn.sock.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
-            return
+            return True
         except OSError:
             data = b""
         if not data:  # closed by the client
             self._stop_reading(conn)
             self._close(conn)
-            return
+            return False
         conn.oms_buffer += data
         conn.oms_state = request_state(conn.oms_buffer, self.max_body)
-        if conn.oms_state != INCOMPLETE:
-            self._stop_reading(conn)
-            self._dispatch(conn)
+        if conn.oms_state == INCOMPLETE:
+            return True
+        self._stop_reading(conn)
+        self._dispatch(conn)
+        return False
 
     def _dispatch(self, conn: Any) -> None:
         conn.oms_complete = True
