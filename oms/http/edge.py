@@ -50,6 +50,13 @@ CORS_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]
 CORS_MAX_AGE = 600
 INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 PUBLIC_READS = ("/api/v1/products",)
+COMMON_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Resource-Policy", "same-site"),
+)
+NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
 
 def install_edge(app: Flask, settings: Settings, *, cors: bool) -> None:
@@ -69,34 +76,35 @@ def install_edge(app: Flask, settings: Settings, *, cors: bool) -> None:
 
 
 def refuse_oversized_body() -> None:
+    environ = request.environ  # read directly: this runs on every request
+    declared = environ.get("CONTENT_LENGTH")
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not (declared or chunked):
+        return
     limit = request.max_content_length
     if limit is None:
         return
-    if request.content_length is not None:
-        if request.content_length > limit:
+    if declared:
+        if declared.isdigit() and int(declared) > limit:
             abort(413, message=f"The request body is larger than {limit} bytes.")
         return
-    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        # Read at most one byte past the limit, then hand the rest of the app what was read.
-        data = request.environ["wsgi.input"].read(limit + 1)
-        if len(data) > limit:
-            abort(413, message=f"The request body is larger than {limit} bytes.")
-        request.environ["wsgi.input"] = io.BytesIO(data)
+    # Chunked: read at most one byte past the limit, then give the app what was read.
+    data = environ["wsgi.input"].read(limit + 1)
+    if len(data) > limit:
+        abort(413, message=f"The request body is larger than {limit} bytes.")
+    environ["wsgi.input"] = io.BytesIO(data)
 
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("Cross-Origin-Resource-Policy", "same-site")
+    # No view sets these; extend() is several times cheaper than setdefault() per header.
+    headers.extend(COMMON_HEADERS)
     if request.path == "/docs" and response.mimetype == "text/html":
         headers["Content-Security-Policy"] = DOCS_CSP.format(scripts=_script_hashes(response))
     else:
-        headers.setdefault("Content-Security-Policy", API_CSP)
+        headers.add("Content-Security-Policy", API_CSP)
     if _carries_private_data():
-        headers["Cache-Control"] = "no-store"
-        headers.setdefault("Pragma", "no-cache")
+        headers.extend(NO_STORE)
     return response
 
 
