@@ -411,3 +411,26 @@ def test_created_resources_link_to_the_operations_that_read_them(shop: Shop) -> 
                 target_path, _, method = pointer.rpartition("/")
                 target = target_path.replace("~1", "/").replace("~0", "~")
                 assert method in document["paths"][target], (port, path, link)
+
+
+def test_lockout_and_password_change_hold_in_both_modes(saga_shop: Shop) -> None:
+    """SQLite + in-memory bus, and PostgreSQL + RabbitMQ (row locks on the throttle)."""
+    shop = saga_shop
+    customer = shop.register()
+    wrong = {"email": customer.email, "password": "wrong password!"}
+    statuses = [shop.web.post(LOGIN, json=wrong).status_code for _ in range(7)]
+    assert statuses == [401] * 5 + [429] * 2
+    change = shop.web.post(
+        "/api/v1/users/me/password",
+        json={"currentPassword": PASSWORD, "newPassword": "a brand new pass phrase"},
+        headers=customer.headers,
+    )
+    assert change.status_code == 429  # locked: not even the current password is checked
+    other = shop.register()
+    change = shop.web.post(
+        "/api/v1/users/me/password",
+        json={"currentPassword": PASSWORD, "newPassword": "a brand new pass phrase"},
+        headers=other.headers,
+    )
+    assert change.status_code == 204
+    assert shop.web.get("/api/v1/users/me", headers=other.headers).status_code == 401
