@@ -24,6 +24,7 @@ run: $(BIN)/oms
 test: $(VENV)/.test-deps chromium
 	$(BIN)/pytest
 
+
 ## Benchmark OMS (embedded and broker mode) against this machine's ceilings: ~5 minutes.
 bench: $(VENV)/.test-deps
 	$(BIN)/oms bench
@@ -36,7 +37,7 @@ lint: $(VENV)/.test-deps
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
 
-## The console's browser test drives Debian's headless Chromium: install it when missing.
+## The browser tests (the console, CORS) drive Debian's headless Chromium: installed when missing.
 chromium:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver)

@@ -11,7 +11,10 @@ _settings = Settings.from_env()
 _host = os.environ.get("OMS_HOST", "127.0.0.1")
 
 bind = [f"{_host}:{port}" for port in _settings.ports.values()]
-worker_class = "gthread"
+# gthread, except that each request is read in full on the event loop before a thread
+# takes it: slow or idle clients cost a socket, never a thread (see oms/http/serving.py).
+worker_class = "oms.http.serving.BufferingThreadWorker"
+worker_connections = int(os.environ.get("OMS_WEB_CONNECTIONS", "1000"))
 # Embedded (SQLite): one process with threads. More processes would each run their own
 # sagas correctly, but SQLite has a single writer and processes waiting for it sleep in
 # its busy handler; measured with `oms bench`, two processes gave a lower rate and a p99

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from oms.bff import mobile, web
 from oms.bus import Transport
 from oms.config import Settings
 from oms.http.app import create_port_app
+from oms.http.auth import TOKEN_CHECK
 from oms.ops import create_ops_app
 from oms.runtime import Runtime
 
@@ -49,10 +51,13 @@ def start_runtime(settings: Settings, transport: Transport | None = None) -> Run
 
 
 def create_port_apps(runtime: Runtime) -> dict[str, Flask]:
-    return {
+    apps = {
         name: create_port_app(name, title, runtime, blueprints)
         for name, (title, blueprints) in PORT_APPS.items()
     }
+    for app in apps.values():  # a token counts only while its user has not changed
+        app.extensions[TOKEN_CHECK] = functools.partial(users.token_is_current, runtime)
+    return apps
 
 
 class PortDispatcher:

@@ -147,10 +147,15 @@ def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    """Bad input (an invalid email, a password the policy refuses) is one line and exit 2."""
     from oms import users
     from oms.app import start_runtime
     from oms.errors import DomainError
 
+    problem = _admin_input_problem(args.email, args.password)
+    if problem:
+        print(f"oms: {problem}", file=sys.stderr)
+        return 2
     runtime = start_runtime(settings)
     try:
         admin = users.create_admin(runtime, args.email, args.password)
@@ -246,6 +251,21 @@ def audit(settings: Settings, args: argparse.Namespace) -> int:
         runtime.close()
     print(json.dumps(report.as_json(), indent=2) if args.json else report.as_text())
     return 0 if report.ok else 1
+
+
+def _admin_input_problem(email: str, password: str) -> str | None:
+    from marshmallow import ValidationError
+
+    from oms import users
+
+    try:
+        users.Credentials().load({"email": email, "password": password or "-"})
+    except ValidationError as error:
+        messages = error.normalized_messages()
+        if "email" in messages:
+            return f"--email {email!r}: not a valid email address"
+    problems = users.password_problems(password, email)
+    return f"--password: {' '.join(problems)}" if problems else None
 
 
 def bench(settings: Settings, args: argparse.Namespace) -> int:

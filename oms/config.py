@@ -68,6 +68,17 @@ class Settings:
     webhook_allow_private_targets: bool = False
     webhook_disable_after_failed_deliveries: int = 5
     webhook_poll_interval_seconds: float = 1.0
+    cors_origins: tuple[str, ...] = ()
+    login_max_failures: int = 5
+    login_address_max_failures: int = 50
+    login_failure_window_seconds: int = 900
+    login_lockout_seconds: int = 30
+    login_lockout_max_seconds: int = 900
+    register_rate_limit: int = 20
+    register_rate_window_seconds: int = 3600
+    checkout_rate_limit: int = 60
+    checkout_rate_window_seconds: int = 60
+    token_check_ttl_seconds: float = 5.0
 
     @property
     def is_embedded(self) -> bool:
@@ -111,6 +122,8 @@ class Settings:
 def _parse(name: str, raw: str, item: Field) -> Any:
     """`raw` as the type of the field's default."""
     kind = type(item.default)
+    if kind is tuple:  # a comma-separated list
+        return tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
     if kind is bool:
         return _flag(name, raw)
     if kind in (int, float):
@@ -138,8 +151,10 @@ def _flag(name: str, raw: str) -> bool:
 
 def _local_secret(path: Path) -> str:
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        # Created readable by the owner only from the start (no window before a chmod).
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 

@@ -6,6 +6,7 @@ attached under the schema's name, so the same qualified table names work on both
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -107,7 +108,10 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size,
         )
-        _attach_schemas_on_connect(engine, sqlite_schema_files(self.url.database or ""))
+        files = sqlite_schema_files(self.url.database or "")
+        for path in [self.url.database or "", *files.values()]:
+            _create_private_file(path)
+        _attach_schemas_on_connect(engine, files)
         return engine
 
 
@@ -215,6 +219,15 @@ def _bound_every_wait(connect_seconds: float, answer_seconds: float) -> None:
                 raise psycopg2.OperationalError(f"bad state from poll: {state}")
 
     extensions.set_wait_callback(wait)
+
+
+def _create_private_file(path: str) -> None:
+    """SQLite files hold password hashes and card tokens: readable by their owner only.
+    SQLite gives the -wal and -shm files the database file's permissions."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError):  # there already, or no such folder
+        return
 
 
 def _attach_schemas_on_connect(engine: Engine, files: dict[str, str]) -> None:

@@ -34,3 +34,20 @@ class Invalid(DomainError):
 
 class Unauthenticated(DomainError):
     status_code = 401
+
+
+class TooManyRequests(DomainError):
+    """A rate limit or a lockout applies: try again after `retry_after` seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int, limit: int, window: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+        self.headers = {
+            "Retry-After": str(self.retry_after),
+            "RateLimit-Limit": str(limit),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(self.retry_after),
+            "RateLimit-Policy": f"{limit};w={window}",
+        }

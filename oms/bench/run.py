@@ -167,6 +167,9 @@ def _mode_settings(
     mode: str, options: Options, workdir: Path, cleanup: ExitStack
 ) -> dict[str, str]:
     settings = {"OMS_JWT_SECRET": secrets.token_urlsafe(48), "OMS_BCRYPT_ROUNDS": "4"}
+    # The benchmark measures capacity: its few customers check out far more often than
+    # the per-customer limit lets a real one, and it signs them all up from one address.
+    settings |= {"OMS_CHECKOUT_RATE_LIMIT": "1000000000", "OMS_REGISTER_RATE_LIMIT": "1000000"}
     if mode == "embedded":
         settings["OMS_DATABASE_URL"] = f"sqlite:///{workdir}/oms.db"
         settings["OMS_BROKER_URL"] = "memory://"

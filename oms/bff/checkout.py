@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import weakref
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from werkzeug.exceptions import Forbidden, HTTPException
 from oms import orders, products
 from oms.errors import DomainError, Invalid
 from oms.http.auth import Caller
+from oms.http.limits import SlidingWindowLimiter
 from oms.runtime import Runtime
 from oms.telemetry import metrics
 
@@ -43,6 +45,7 @@ def check_buyer(caller: Caller, body: dict) -> None:
 
 
 def place_checkout(rt: Runtime, caller: Caller, checkout: Checkout) -> tuple[dict, int]:
+    _checkout_limiter(rt).hit(caller.user_id, "Too many checkouts; try again later.")
     try:
         body, code = _place_checkout(rt, caller, checkout)
     except (DomainError, HTTPException) as error:  # the caller's mistake is no checkout
@@ -85,6 +88,23 @@ def _place_checkout(rt: Runtime, caller: Caller, checkout: Checkout) -> tuple[di
     )
     settled = orders.wait_until_settled(rt, order_id, rt.settings.checkout_wait_seconds)
     return checkout_response(settled)
+
+
+_limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _checkout_limiter(rt: Runtime) -> SlidingWindowLimiter:
+    """One per running OMS (its database), shared by the web and mobile ports."""
+    limiter = _limiters.get(rt.database)
+    if limiter is None:
+        settings = rt.settings
+        limiter = _limiters.setdefault(
+            rt.database,
+            SlidingWindowLimiter(
+                settings.checkout_rate_limit, settings.checkout_rate_window_seconds
+            ),
+        )
+    return limiter
 
 
 def checkout_response(order: orders.OrderView) -> tuple[dict, int]:

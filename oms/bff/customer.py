@@ -17,7 +17,7 @@ from oms.bff.schemas import DefaultChoice
 from oms.db import Page
 from oms.http.app import current_runtime
 from oms.http.auth import current_caller, requires
-from oms.http.schemas import CardToken, PageQuery, PostalAddress
+from oms.http.schemas import CardToken, PageQuery, PostalAddress, links
 from oms.runtime import Runtime
 
 
@@ -92,6 +92,16 @@ CARDS = SavedKind(
 )
 
 
+def add_profile_route(blueprint: Blueprint) -> None:
+    """GET /users/me: who is signed in (what sign-up and sign-in link to)."""
+
+    @blueprint.get("", endpoint="get_me")
+    @requires()
+    @blueprint.response(200, users.UserSchema)
+    def get_me() -> users.UserView:
+        return users.get_user(current_runtime(), current_caller().user_id)
+
+
 def add_saved_preference_routes(blueprint: Blueprint, bodies: Bodies) -> None:
     """The caller's saved addresses and cards, under /users/me: add, list, mark default,
     delete. Another user's address or card is 404."""
@@ -103,6 +113,7 @@ def _add_saved_routes(
     blueprint: Blueprint, kind: SavedKind, body: type[Schema], page: type[Schema]
 ) -> None:
     name = kind.path.replace("-", "_")
+    listing = kind.path.title().replace("-", "")
     collection, item = f"/{kind.path}", f"/{kind.path}/<uuid:{kind.id_param}>"
 
     @blueprint.post(collection, endpoint=f"add_{name}")
@@ -110,6 +121,7 @@ def _add_saved_routes(
     @requires()
     @blueprint.arguments(kind.new)
     @blueprint.response(201, body)
+    @links(201, **{f"List{listing}": ("get", f"/api/v1/users/me/{kind.path}", {})})
     def add(new: dict) -> Any:
         return kind.add(current_runtime(), current_caller().user_id, new)
 

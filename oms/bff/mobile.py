@@ -18,11 +18,13 @@ from oms.bff.customer import (
     Bodies,
     add_catalogue_routes,
     add_order_routes,
+    add_profile_route,
     add_saved_preference_routes,
 )
 from oms.errors import Invalid
 from oms.http.app import current_runtime
 from oms.http.auth import Caller, current_caller, requires
+from oms.http.schemas import links
 from oms.runtime import Runtime
 
 me = Blueprint(
@@ -51,6 +53,7 @@ MOBILE_BODIES = Bodies(
     order_page=orders.OrderSummaryPage,
 )
 
+add_profile_route(me)
 add_saved_preference_routes(me, MOBILE_BODIES)
 add_catalogue_routes(catalogue, MOBILE_BODIES)
 add_order_routes(my_orders, MOBILE_BODIES)
@@ -64,6 +67,14 @@ add_order_routes(my_orders, MOBILE_BODIES)
 @checkout.alt_response(202, schema=schemas.CheckoutResult, description="Still settling.")
 @checkout.alt_response(402, schema=schemas.CheckoutResult, description="Payment declined.")
 @checkout.alt_response(409, schema=schemas.CheckoutResult, description="Insufficient inventory.")
+@checkout.alt_response(429, description="Too many checkouts: see `Retry-After`.")
+@links(
+    201,
+    202,
+    402,
+    409,
+    GetOrder=("get", "/api/v1/orders/{order_id}", {"order_id": "$response.body#/orderId"}),
+)
 def mobile_checkout(headers: dict, body: dict) -> tuple[dict, int]:
     """Checkout with a saved address and card (`addressId`, `paymentMethodId`), or new ones
     (`shippingAddress`, `paymentMethod`, as on the web); one left out means the saved

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from flask import request
 from flask_smorest import Blueprint
 
 from oms import orders, payments, products, users, webhooks
@@ -14,11 +15,15 @@ from oms.bff.customer import (
     Bodies,
     add_catalogue_routes,
     add_order_routes,
+    add_profile_route,
     add_saved_preference_routes,
 )
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, current_caller, requires
+from oms.http.schemas import links
 
+ORDER_ID = {"order_id": "$response.body#/orderId"}
+PRODUCT_ID = {"product_id": "$response.body#/productId"}
 me = Blueprint("me", __name__, url_prefix="/api/v1/users/me", description="The signed-in user")
 catalogue = Blueprint("catalogue", __name__, url_prefix="/api/v1/products", description="Products")
 checkout = Blueprint("checkout", __name__, url_prefix="/api/v1/checkout", description="Checkout")
@@ -36,13 +41,6 @@ WEB_BODIES = Bodies(
 )
 
 
-@me.get("")
-@requires()
-@me.response(200, users.UserSchema)
-def get_me() -> users.UserView:
-    return users.get_user(current_runtime(), current_caller().user_id)
-
-
 @me.patch("")
 @requires()
 @me.arguments(users.ProfileChanges)
@@ -52,6 +50,24 @@ def update_me(body: dict) -> users.UserView:
     return users.update_profile(current_runtime(), current_caller().user_id, body)
 
 
+@me.post("/password")
+@requires()
+@me.arguments(users.PasswordChange)
+@me.response(204)
+@me.alt_response(403, description="The current password is wrong.")
+@me.alt_response(429, description="Locked out after repeated wrong passwords.")
+def change_password(body: dict) -> None:
+    """Every token issued before the change answers 401 from then on: sign in again."""
+    users.change_password(
+        current_runtime(),
+        current_caller().user_id,
+        body["current_password"],
+        body["new_password"],
+        request.remote_addr,
+    )
+
+
+add_profile_route(me)
 add_saved_preference_routes(me, WEB_BODIES)
 add_catalogue_routes(catalogue, WEB_BODIES)
 
@@ -60,6 +76,12 @@ add_catalogue_routes(catalogue, WEB_BODIES)
 @requires(ADMIN)
 @catalogue.arguments(products.NewProduct)
 @catalogue.response(201, products.ProductSchema)
+@links(
+    201,
+    GetProduct=("get", "/api/v1/products/{product_id}", PRODUCT_ID),
+    UpdateProduct=("patch", "/api/v1/products/{product_id}", PRODUCT_ID),
+    AdjustStock=("post", "/api/v1/products/{product_id}/inventory", PRODUCT_ID),
+)
 def create_product(body: dict) -> products.ProductView:
     """Creates the inventory record too (`stock` defaults to 0); publishes product.created."""
     return products.create_product(current_runtime(), **body)
@@ -91,6 +113,16 @@ def adjust_stock(body: dict, product_id: UUID) -> products.ProductView:
 @checkout.alt_response(202, schema=schemas.CheckoutResult, description="Still settling.")
 @checkout.alt_response(402, schema=schemas.CheckoutResult, description="Payment declined.")
 @checkout.alt_response(409, schema=schemas.CheckoutResult, description="Insufficient inventory.")
+@checkout.alt_response(429, description="Too many checkouts: see `Retry-After`.")
+@links(
+    201,
+    202,
+    402,
+    409,
+    GetOrder=("get", "/api/v1/orders/{order_id}", ORDER_ID),
+    GetOrderDetails=("get", "/api/v1/orders/{order_id}/details", ORDER_ID),
+    CancelOrder=("post", "/api/v1/orders/{order_id}/cancel", ORDER_ID),
+)
 def web_checkout(headers: dict, body: dict) -> tuple[dict, int]:
     """Prices come from the catalogue, never from the client."""
     caller = current_caller()

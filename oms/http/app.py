@@ -15,8 +15,9 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from oms.bus import is_transient
 from oms.errors import DomainError, Invalid
+from oms.http.edge import install_edge
 from oms.http.observe import observe_requests
-from oms.http.schemas import ErrorSchema, Money
+from oms.http.schemas import ErrorSchema, Money, MoneyInput
 from oms.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def create_port_app(
     app.extensions["oms"] = runtime
     api = OmsApi(app, spec_kwargs=_spec_kwargs())
     api.register_field(Money, "string", None)
+    api.register_field(MoneyInput, None, None)  # documented by its own anyOf
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     _add_operations_routes(app)
@@ -88,6 +90,7 @@ def create_port_app(
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(Exception, _unexpected_error)
     observe_requests(app, name)
+    install_edge(app, runtime.settings, cors=name in ("web", "mobile"))
     return app
 
 
@@ -154,7 +157,7 @@ def _add_operations_routes(app: Flask) -> None:
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
 
-def _domain_error(error: DomainError) -> tuple[Response, int]:
+def _domain_error(error: DomainError) -> tuple[Response, int, dict]:
     body: dict[str, Any] = {
         "code": error.status_code,
         "status": _reason(error.status_code),
@@ -162,7 +165,7 @@ def _domain_error(error: DomainError) -> tuple[Response, int]:
     }
     if isinstance(error, Invalid) and error.errors:
         body["errors"] = error.errors
-    return jsonify(body), error.status_code
+    return jsonify(body), error.status_code, getattr(error, "headers", {})
 
 
 def _reason(code: int) -> str:

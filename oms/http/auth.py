@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import jwt
-from flask import g, request
+from flask import current_app, g, request
 from flask_smorest import Blueprint
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
@@ -21,6 +21,8 @@ CUSTOMER = "customer"
 ADMIN = "admin"
 ROLES = (CUSTOMER, ADMIN)
 ALGORITHM = "HS256"
+CLOCK_SKEW_SECONDS = 5
+TOKEN_CHECK = "oms.token_check"  # app.extensions: (user_id, role, version) -> still valid?
 SECURITY = [{"bearerAuth": []}]
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -30,17 +32,20 @@ View = TypeVar("View", bound=Callable[..., Any])
 class Caller:
     user_id: str
     role: str
+    token_version: int = 0
 
     @property
     def is_admin(self) -> bool:
         return self.role == ADMIN
 
 
-def issue_token(settings: Settings, user_id: str, role: str) -> str:
+def issue_token(settings: Settings, user_id: str, role: str, version: int = 0) -> str:
+    """`ver` is the user's token version: raised when the password or role changes."""
     now = datetime.now(UTC)
     claims = {
         "sub": user_id,
         "role": role,
+        "ver": version,
         "iat": now,
         "exp": now + timedelta(seconds=settings.jwt_ttl_seconds),
     }
@@ -61,7 +66,15 @@ def read_token(settings: Settings, token: str) -> Caller:
         raise _unauthorized("The token is invalid.") from error
     if claims["role"] not in ROLES or not isinstance(claims["sub"], str):
         raise _unauthorized("The token is invalid.")
-    return Caller(user_id=claims["sub"], role=claims["role"])
+    version = claims.get("ver", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise _unauthorized("The token is invalid.")
+    issued, expires = claims["iat"], claims["exp"]
+    now = datetime.now(UTC).timestamp()
+    # Never honour a lifetime longer than configured, nor a token issued in the future.
+    if expires - issued > settings.jwt_ttl_seconds or issued > now + CLOCK_SKEW_SECONDS:
+        raise _unauthorized("The token is invalid.")
+    return Caller(user_id=claims["sub"], role=claims["role"], token_version=version)
 
 
 def current_caller() -> Caller:
@@ -88,7 +101,13 @@ def _authenticate(settings: Settings) -> Caller:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("A bearer token is required.")
-    return read_token(settings, token.strip())
+    caller = read_token(settings, token.strip())
+    still_valid = current_app.extensions.get(TOKEN_CHECK)
+    if still_valid is not None and not still_valid(
+        caller.user_id, caller.role, caller.token_version
+    ):
+        raise _unauthorized("The token is no longer valid; sign in again.")
+    return caller
 
 
 def _unauthorized(message: str) -> Unauthorized:

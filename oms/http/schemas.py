@@ -7,6 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import pycountry
 from marshmallow import Schema, ValidationError, fields, validate
 
 from oms.money import to_money
@@ -22,11 +23,24 @@ def camel_case(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+# Free text may hold anything but NUL (no database stores it; such a body is 400): the
+# OpenAPI document says so for every plain string without a pattern of its own.
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+
+
 class CamelSchema(Schema):
     """Python attributes in snake_case, JSON keys in camelCase."""
 
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
         field_obj.data_key = camel_case(field_obj.data_key or field_name)
+        if (
+            type(field_obj) is fields.String
+            and "pattern" not in field_obj.metadata
+            and not any(
+                isinstance(v, validate.Regexp | validate.OneOf) for v in field_obj.validators
+            )
+        ):
+            field_obj.metadata = {**field_obj.metadata, "pattern": NO_NUL_PATTERN}
 
 
 class Money(fields.Field):
@@ -54,9 +68,48 @@ class Money(fields.Field):
             raise ValidationError("Not a valid amount.") from error
         if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
             raise ValidationError("Use at most two decimal places.")
-        if amount.is_signed() or not self.minimum <= amount <= MAX_MONEY:
+        if not self.minimum <= amount <= MAX_MONEY:
             raise ValidationError(f"Must be between {self.minimum} and {MAX_MONEY}.")
-        return to_money(amount)
+        return to_money(abs(amount))  # -0.0 is 0
+
+
+def money_input_pattern(minimum: Decimal) -> str:
+    """Exactly the amount strings a request may carry: no sign, no leading zeros, at most
+    two decimals, from `minimum` (0.00 or 0.01) to MAX_MONEY."""
+    whole = r"[1-9][0-9]{0,5}(?:\.[0-9]{1,2})?|1000000(?:\.0{1,2})?"
+    if minimum > 0:
+        return rf"^(?:{whole}|0\.(?:0[1-9]|[1-9][0-9]?))$"
+    return rf"^(?:{whole}|0(?:\.[0-9]{{1,2}})?)$"
+
+
+class MoneyInput(Money):
+    """An amount in a request: a string as `money_input_pattern` says, or a JSON number
+    with at most two decimals, between the minimum and MAX_MONEY; the OpenAPI document
+    states both forms exactly."""
+
+    def __init__(self, *, minimum: Decimal = Decimal("0.00"), **kwargs: Any) -> None:
+        super().__init__(minimum=minimum, **kwargs)
+        self.pattern = money_input_pattern(minimum)
+        for key in ("type", "pattern", "example"):
+            self.metadata.pop(key, None)  # type: ignore[attr-defined]
+        self.metadata["anyOf"] = [  # type: ignore[index]
+            {"type": "string", "pattern": self.pattern, "example": "49.99"},
+            {
+                "type": "number",
+                "minimum": float(minimum),
+                "maximum": float(MAX_MONEY),
+                "multipleOf": 0.01,
+            },
+        ]
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, str) and not re.fullmatch(self.pattern, value):
+            raise ValidationError(
+                f"Use an amount from {self.minimum} to {MAX_MONEY} with at most two decimals, "
+                'e.g. "49.99".'
+            )
+        amount = super()._deserialize(value, attr, data, **kwargs)
+        return amount
 
 
 class PageQuery(CamelSchema):
@@ -79,14 +132,45 @@ class ErrorSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.Raw())
 
 
+# Text a person types (names, address lines): surrounding whitespace is dropped, and what
+# is left must not be empty. The OpenAPI document says so with the pattern: at least one
+# character that is not whitespace.
+TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+
+class Text(fields.String):
+    """A string stripped of surrounding whitespace that must not be empty after that; its
+    length limit applies to the text as sent (as the OpenAPI document says)."""
+
+    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", validate.Length(min=1, max=max_length))
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"].setdefault("pattern", TEXT_PATTERN)
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if isinstance(text, str) and len(text) > self.max_length:
+            raise ValidationError(f"Longer than maximum length {self.max_length}.")
+        return text.strip() if isinstance(text, str) else text
+
+
+# Every ISO 3166-1 alpha-2 code pycountry knows: the OpenAPI document lists them (enum).
+COUNTRY_CODES = tuple(sorted(country.alpha_2 for country in pycountry.countries))
+
+
 class PostalAddress(CamelSchema):
-    line1 = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    line2 = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    city = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    postal_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    line1 = Text(required=True, max_length=200)
+    line2 = Text(load_default=None, allow_none=True, max_length=200)
+    city = Text(required=True, max_length=100)
+    postal_code = Text(required=True, max_length=20)
     country = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166-1 alpha-2 code, e.g. US."),
+        validate=validate.OneOf(
+            COUNTRY_CODES, error="Use an ISO 3166-1 alpha-2 country code, e.g. US."
+        ),
+        metadata={"description": "ISO 3166-1 alpha-2 country code, upper case (e.g. US)."},
     )
 
 
@@ -100,3 +184,22 @@ class CardToken(CamelSchema):
             r"^tok_[A-Za-z0-9_]{1,100}$", error="Use a payment gateway token (tok_...)."
         ),
     )
+
+
+def links(*statuses: int, **targets: tuple[str, str, dict[str, str]]) -> Any:
+    """OpenAPI links from a response to the operations that read what it created.
+
+    `targets`: link name -> (method, path as documented, {path parameter: runtime
+    expression}), e.g. `GetOrder=("get", "/api/v1/orders/{order_id}",
+    {"order_id": "$response.body#/orderId"})`.
+    """
+    from flask_smorest import Blueprint  # the decorator only; schemas stay Flask-free
+
+    documented = {
+        name: {
+            "operationRef": "#/paths/" + path.replace("~", "~0").replace("/", "~1") + f"/{method}",
+            "parameters": parameters,
+        }
+        for name, (method, path, parameters) in targets.items()
+    }
+    return Blueprint.doc(responses={status: {"links": documented} for status in statuses})

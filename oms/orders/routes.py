@@ -11,6 +11,7 @@ from oms.db import Page
 from oms.errors import Invalid
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, requires
+from oms.http.schemas import links
 from oms.orders import service
 from oms.orders.schemas import NewOrder, OrderPage, OrderSchema, OrderSearchQuery
 
@@ -21,6 +22,7 @@ blueprint = Blueprint("orders", __name__, url_prefix="/api/v1/orders", descripti
 @requires(ADMIN)
 @blueprint.arguments(NewOrder)
 @blueprint.response(201, OrderSchema)
+@links(201, GetOrder=("get", "/api/v1/orders/{order_id}", {"order_id": "$response.body#/orderId"}))
 def place_order(body: dict) -> service.OrderView:
     items = [
         service.LineItem(str(item["product_id"]), item["quantity"], item["unit_price"])

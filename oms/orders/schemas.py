@@ -11,13 +11,13 @@ from oms.http.schemas import (
     CamelSchema,
     CardToken,
     Money,
+    MoneyInput,
     PageQuery,
     PageSchema,
     PostalAddress,
 )
-from oms.orders.service import STATUSES
+from oms.orders.service import MAX_QUANTITY, STATUSES
 
-MAX_QUANTITY = 1000
 MAX_LINES = 100
 
 
@@ -32,7 +32,7 @@ ITEMS = {"required": True, "validate": validate.Length(min=1, max=MAX_LINES)}
 
 
 class PricedItemRequest(ItemRequest):
-    unit_price = Money(required=True)
+    unit_price = MoneyInput(required=True)
 
 
 class NewOrder(CamelSchema):
@@ -40,7 +40,7 @@ class NewOrder(CamelSchema):
 
     user_id = fields.UUID(required=True)
     items = fields.List(fields.Nested(PricedItemRequest), **ITEMS)
-    total_amount = Money()
+    total_amount = MoneyInput()
     shipping_address = fields.Nested(PostalAddress, required=True)
     payment_method = fields.Nested(CardToken, required=True)
 

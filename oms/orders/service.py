@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,6 +40,7 @@ CUSTOMER_REQUEST = "customer_request"
 SAGA_DEADLINE = "saga_deadline"
 DEADLINE_SWEEP_BATCH = 100
 MAX_ORDER_TOTAL = Decimal("99999999.99")
+MAX_QUANTITY = 1000  # of one product in one order
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ def place_order(rt: Runtime, request: OrderRequest) -> str:
         raise Invalid(
             "The order is too large.", {"items": [f"The total must not exceed {MAX_ORDER_TOTAL}."]}
         )
+    _check_quantities(request)
     if request.idempotency_key:
         existing = _replay(rt, request)
         if existing is not None:
@@ -147,6 +150,19 @@ def place_order(rt: Runtime, request: OrderRequest) -> str:
             raise
         return existing
     return order.id
+
+
+def _check_quantities(request: OrderRequest) -> None:
+    """The quantity cap holds per product, after lines naming the same product are added up."""
+    per_product: Counter[str] = Counter()
+    for line in request.items:
+        per_product[line.product_id] += line.quantity
+    too_many = sorted(pid for pid, quantity in per_product.items() if quantity > MAX_QUANTITY)
+    if too_many:
+        raise Invalid(
+            "Too many of one product.",
+            {"items": [f"At most {MAX_QUANTITY} of product {pid} per order." for pid in too_many]},
+        )
 
 
 def get_order(rt: Runtime, order_id: str, owner_id: str | None = None) -> OrderView:

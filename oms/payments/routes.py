@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, requires
-from oms.http.schemas import CardToken
+from oms.http.schemas import CardToken, links
 from oms.payments import service
 from oms.payments.schemas import NewPayment, PaymentMethodSchema, PaymentSchema
 
@@ -28,6 +28,14 @@ blueprints = [payments_blueprint, methods_blueprint]
 @requires(ADMIN)
 @payments_blueprint.arguments(NewPayment)
 @payments_blueprint.response(201, PaymentSchema)
+@links(
+    201,
+    GetPayments=(
+        "get",
+        "/api/v1/payments/order/{order_id}",
+        {"order_id": "$response.body#/orderId"},
+    ),
+)
 def pay_order(body: dict) -> service.PaymentView:
     """Charge an order directly; a declined card gives a `failed` payment."""
     rt = current_runtime()

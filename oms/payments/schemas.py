@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from oms.http.schemas import CamelSchema, CardToken, Money, PageSchema
+from oms.http.schemas import CamelSchema, CardToken, Money, MoneyInput, PageSchema
 
 
 class PaymentMethodSchema(CamelSchema):
@@ -43,5 +43,5 @@ class PaymentSchema(CamelSchema):
 class NewPayment(CamelSchema):
     order_id = fields.UUID(required=True)
     user_id = fields.UUID(required=True)
-    amount = Money(required=True)
+    amount = MoneyInput(required=True)
     payment_method = fields.Nested(CardToken, required=True)

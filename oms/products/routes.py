@@ -8,9 +8,11 @@ from flask_smorest import Blueprint
 
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, requires
+from oms.http.schemas import links
 from oms.products import service
 from oms.products.schemas import NewProduct, ProductSchema
 
+PRODUCT_ID = {"product_id": "$response.body#/productId"}
 blueprint = Blueprint("products", __name__, url_prefix="/api/v1/products", description="Products")
 
 
@@ -18,6 +20,14 @@ blueprint = Blueprint("products", __name__, url_prefix="/api/v1/products", descr
 @requires(ADMIN)
 @blueprint.arguments(NewProduct)
 @blueprint.response(201, ProductSchema)
+@links(
+    201,
+    GetProduct=(
+        "get",
+        "/api/v1/products/{product_id}",
+        {"product_id": "$response.body#/productId"},
+    ),
+)
 def create_product(body: dict) -> service.ProductView:
     return service.create_product(current_runtime(), **body)
 

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marshmallow import fields, validate
 
-from oms.http.schemas import CamelSchema, Money, PageQuery, PageSchema
+from oms.http.schemas import CamelSchema, Money, MoneyInput, PageQuery, PageSchema, Text
 from oms.products.service import MAX_STOCK
 
-NAME = validate.Length(min=1, max=200)
+MIN_PRICE = Decimal("0.01")  # nothing is given away by mistake
 DESCRIPTION = validate.Length(max=5000)
 
 
 class NewProduct(CamelSchema):
-    name = fields.String(required=True, validate=NAME)
+    name = Text(required=True, max_length=200)
     sku = fields.String(
         required=True,
         validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", error="Not a valid SKU."),
     )
-    price = Money(required=True)
+    price = MoneyInput(required=True, minimum=MIN_PRICE)
     description = fields.String(load_default=None, allow_none=True, validate=DESCRIPTION)
     stock = fields.Integer(
         load_default=0, strict=True, validate=validate.Range(min=0, max=MAX_STOCK)
@@ -32,14 +34,20 @@ class ProductQuery(PageQuery):
 
 
 class ProductChanges(CamelSchema):
-    name = fields.String(validate=NAME)
-    price = Money()
+    name = Text(max_length=200)
+    price = MoneyInput(minimum=MIN_PRICE)
     description = fields.String(allow_none=True, validate=DESCRIPTION)
 
 
 class StockChange(CamelSchema):
     delta = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=-MAX_STOCK, max=MAX_STOCK)
+        required=True,
+        strict=True,
+        validate=[
+            validate.Range(min=-MAX_STOCK, max=MAX_STOCK),
+            validate.NoneOf([0], error="Must not be zero."),
+        ],
+        metadata={"not": {"enum": [0]}, "description": "Restock (> 0) or write-off (< 0)."},
     )
 
 

@@ -5,12 +5,14 @@ Public API: the names below are all that other packages may use.
 
 from oms.users.handlers import event_handlers
 from oms.users.models import MESSAGES, Base
+from oms.users.passwords import password_problems
 from oms.users.routes import blueprints
 from oms.users.schemas import (
     AddressPage,
     AddressSchema,
     AuthResult,
     Credentials,
+    PasswordChange,
     ProfileChanges,
     Registration,
     UserSchema,
@@ -20,6 +22,7 @@ from oms.users.service import (
     SignedIn,
     UserView,
     add_address,
+    change_password,
     create_admin,
     default_address,
     delete_address,
@@ -31,6 +34,7 @@ from oms.users.service import (
     login,
     mark_default_address,
     register,
+    token_is_current,
     update_profile,
 )
 
@@ -43,6 +47,7 @@ __all__ = [
     "AddressView",
     "AuthResult",
     "Credentials",
+    "PasswordChange",
     "ProfileChanges",
     "Registration",
     "SignedIn",
@@ -50,6 +55,7 @@ __all__ = [
     "UserView",
     "add_address",
     "blueprints",
+    "change_password",
     "create_admin",
     "default_address",
     "delete_address",
@@ -62,6 +68,8 @@ __all__ = [
     "login",
     "mark_default_address",
     "metadata",
+    "password_problems",
     "register",
+    "token_is_current",
     "update_profile",
 ]

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, requires
+from oms.http.schemas import links
 from oms.users import service
 from oms.users.schemas import AddressSchema, AuthResult, Registration, UserSchema
 
@@ -18,6 +19,7 @@ blueprint = Blueprint("users", __name__, url_prefix="/api/v1/users", description
 @requires(ADMIN)
 @blueprint.arguments(Registration)
 @blueprint.response(201, AuthResult)
+@links(201, GetUser=("get", "/api/v1/users/{user_id}", {"user_id": "$response.body#/userId"}))
 def register(body: dict) -> service.SignedIn:
     return service.register(current_runtime(), **body)
 

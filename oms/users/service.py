@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,11 +17,13 @@ from sqlalchemy.orm import Session as OrmSession
 
 from oms.bus import events
 from oms.db import Page, choose_default, owned_by, read_first, read_page
-from oms.errors import Conflict, NotFound, Unauthenticated
+from oms.errors import Conflict, DomainError, Invalid, NotFound, Unauthenticated
 from oms.http.auth import ADMIN, CUSTOMER, issue_token
 from oms.http.schemas import camel_case
 from oms.runtime import Runtime
+from oms.users import throttle
 from oms.users.models import MESSAGES, Address, User
+from oms.users.passwords import password_problems
 
 
 @dataclass(frozen=True)
@@ -81,9 +86,25 @@ class SignedIn:
 _dummy_hash: dict[int, bytes] = {}
 
 
+class WrongPassword(DomainError):
+    status_code = 403
+
+
 def register(
-    rt: Runtime, email: str, password: str, first_name: str, last_name: str, role: str = CUSTOMER
+    rt: Runtime,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    role: str = CUSTOMER,
+    client_address: str | None = None,
 ) -> SignedIn:
+    """A new account; `client_address` (the caller's IP) counts against the sign-up limit."""
+    problems = password_problems(password, email)
+    if problems:
+        raise Invalid("The password is not acceptable.", {"password": problems})
+    if client_address is not None:
+        throttle.count_sign_up(rt, client_address)
     user = User(
         id=str(uuid.uuid4()),
         email=email.strip().lower(),
@@ -92,6 +113,7 @@ def register(
         last_name=last_name,
         role=role,
         created_at=datetime.now(UTC),
+        token_version=0,
     )
     try:
         with rt.bus.unit_of_work(MESSAGES) as uow:
@@ -111,30 +133,115 @@ def register(
             )
     except IntegrityError as error:  # lost a race with the same email
         raise Conflict("A user with this email already exists.") from error
-    return SignedIn(user.id, user.email, issue_token(rt.settings, user.id, role))
+    return SignedIn(user.id, user.email, issue_token(rt.settings, user.id, role, 0))
 
 
 def create_admin(rt: Runtime, email: str, password: str) -> SignedIn:
     return register(rt, email, password, "Admin", "Admin", role=ADMIN)
 
 
-def login(rt: Runtime, email: str, password: str) -> SignedIn:
+def login(rt: Runtime, email: str, password: str, client_address: str | None = None) -> SignedIn:
+    """Refused with 429, before any hash is checked, while the account or the client's
+    address is locked out after repeated failures."""
+    had_failures = throttle.refuse_if_locked(rt, email, client_address)
     with rt.database.reading() as session:
         user = _find_by_email(session, email.strip().lower())
     stored = user.password_hash.encode() if user else _dummy(rt)
     # Check a hash even for unknown emails, so timing does not tell which emails exist.
     matches = _password_matches(password, stored)
     if user is None or not matches:
+        throttle.record_failed_sign_in(rt, email, client_address)
         raise Unauthenticated("The email or password is wrong.")
-    return SignedIn(user.id, user.email, issue_token(rt.settings, user.id, user.role))
+    if had_failures:
+        throttle.clear_account(rt, email)
+    token = issue_token(rt.settings, user.id, user.role, user.token_version)
+    return SignedIn(user.id, user.email, token)
 
 
-def get_user(rt: Runtime, user_id: str) -> UserView:
+def change_password(
+    rt: Runtime, user_id: str, current_password: str, new_password: str, client_address: str | None
+) -> None:
+    """Every token issued before the change stops working (the token version goes up)."""
+    user = _user(rt, user_id)
+    throttle.refuse_if_locked(rt, user.email, client_address)
+    if not _password_matches(current_password, user.password_hash.encode()):
+        throttle.record_failed_sign_in(rt, user.email, client_address)
+        raise WrongPassword("The current password is wrong.")
+    problems = password_problems(new_password, user.email)
+    if problems:
+        raise Invalid("The new password is not acceptable.", {"newPassword": problems})
+    new_hash = _hash(rt, new_password)
+    with rt.bus.unit_of_work(MESSAGES) as uow:
+        stored = uow.session.get(User, user_id, with_for_update=True)
+        if stored is None:
+            raise NotFound("No such user.")
+        stored.password_hash = new_hash
+        stored.token_version += 1
+    _token_cache(rt).forget(user_id)
+
+
+def token_is_current(rt: Runtime, user_id: str, role: str, version: int) -> bool:
+    """Whether a token's subject still exists with this role and token version.
+
+    Answers from a per-process cache for `token_check_ttl_seconds`: the hot path costs no
+    query. A change made in this process is seen at once (the cache entry is dropped); a
+    change made in another process (another gunicorn worker, another replica) is seen
+    within the TTL.
+    """
+    return _token_cache(rt).current(rt, user_id) == (role, version)
+
+
+class _TokenCache:
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self.entries: dict[str, tuple[float, tuple[str, int]]] = {}
+        self.lock = threading.Lock()
+
+    def current(self, rt: Runtime, user_id: str) -> tuple[str, int] | None:
+        now = time.monotonic()
+        entry = self.entries.get(user_id)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        with rt.database.reading() as session:
+            row = session.execute(
+                select(User.role, User.token_version).where(User.id == user_id)
+            ).first()
+        if row is None:
+            return None  # never cached: a user made later under this id is not refused
+        value = (row.role, row.token_version)
+        with self.lock:
+            if len(self.entries) > 100_000:
+                self.entries.clear()
+            self.entries[user_id] = (now + self.ttl, value)
+        return value
+
+    def forget(self, user_id: str) -> None:
+        with self.lock:
+            self.entries.pop(user_id, None)
+
+
+_token_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _token_cache(rt: Runtime) -> _TokenCache:
+    cache = _token_caches.get(rt.database)
+    if cache is None:
+        cache = _token_caches.setdefault(
+            rt.database, _TokenCache(rt.settings.token_check_ttl_seconds)
+        )
+    return cache
+
+
+def _user(rt: Runtime, user_id: str) -> User:
     with rt.database.reading() as session:
         user = session.get(User, user_id)
     if user is None:
         raise NotFound("No such user.")
-    return UserView.of(user)
+    return user
+
+
+def get_user(rt: Runtime, user_id: str) -> UserView:
+    return UserView.of(_user(rt, user_id))
 
 
 def find_user_by_email(rt: Runtime, email: str) -> UserView | None:

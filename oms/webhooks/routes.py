@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from oms.db import Page
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, requires
-from oms.http.schemas import PageQuery
+from oms.http.schemas import PageQuery, links
 from oms.webhooks import service
 from oms.webhooks.schemas import (
     DeliveryPage,
@@ -22,6 +22,7 @@ from oms.webhooks.schemas import (
     NewEndpointResult,
 )
 
+WEBHOOK_ID = {"webhook_id": "$response.body#/webhookId"}
 blueprint = Blueprint(
     "webhooks",
     __name__,
@@ -34,6 +35,11 @@ blueprint = Blueprint(
 @requires(ADMIN)
 @blueprint.arguments(NewEndpoint)
 @blueprint.response(201, NewEndpointResult)
+@links(
+    201,
+    GetWebhook=("get", "/api/v1/webhooks/{webhook_id}", WEBHOOK_ID),
+    ListDeliveries=("get", "/api/v1/webhooks/{webhook_id}/deliveries", WEBHOOK_ID),
+)
 def register(body: dict) -> service.NewEndpointView:
     """Subscribe a URL to events (names or patterns such as `order.*`). The answer carries
     the signing `secret`, shown only this once. A URL resolving to a loopback, private or

@@ -34,6 +34,8 @@ def oms_env(postgres_url: str, amqp_url: str, broker_namespace: str) -> dict[str
         OMS_WORKER_THREADS=str(CONSUMER_THREADS),
         OMS_HOST="127.0.0.1",
         OMS_LOG_LEVEL="info",
+        # These tests drive load (checkouts retried through outages): no throttling.
+        OMS_CHECKOUT_RATE_LIMIT="100000",
     )
     run_oms(env, "db", "upgrade")
     run_oms(env, "create-admin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD)
