@@ -48,5 +48,6 @@ lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet pip-tools==7.6.2
 	.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links \
 		--build-deps-for=wheel --no-header --annotation-style=line \
 		-o requirements.lock pyproject.toml
