@@ -43,7 +43,7 @@ WEB_BODIES = Bodies(
 
 @me.patch("")
 @requires()
-@me.arguments(users.ProfileChanges)
+@me.arguments(users.ProfileChanges, required=False)
 @me.response(200, users.UserSchema)
 def update_me(body: dict) -> users.UserView:
     """Change your first and/or last name."""

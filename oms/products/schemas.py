@@ -6,7 +6,15 @@ from decimal import Decimal
 
 from marshmallow import fields, validate
 
-from oms.http.schemas import CamelSchema, Money, MoneyInput, PageQuery, PageSchema, Text
+from oms.http.schemas import (
+    NO_NUL_PATTERN,
+    CamelSchema,
+    Money,
+    MoneyInput,
+    PageQuery,
+    PageSchema,
+    Text,
+)
 from oms.products.service import MAX_STOCK
 
 MIN_PRICE = Decimal("0.01")  # nothing is given away by mistake
@@ -28,7 +36,7 @@ class NewProduct(CamelSchema):
 
 class ProductQuery(PageQuery):
     search = fields.String(
-        validate=validate.Length(min=1, max=200),
+        validate=[validate.Length(min=1, max=200), validate.Regexp(NO_NUL_PATTERN)],
         metadata={"description": "Only products whose name contains this text (any case)."},
     )
 

@@ -78,8 +78,8 @@ class UserSchema(CamelSchema):
 class ProfileChanges(CamelSchema):
     """The names a user may change on their own profile."""
 
-    first_name = fields.String(validate=validate.Length(min=1, max=100))
-    last_name = fields.String(validate=validate.Length(min=1, max=100))
+    first_name = Text(max_length=100)
+    last_name = Text(max_length=100)
 
 
 class AddressSchema(PostalAddress):

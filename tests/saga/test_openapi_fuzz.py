@@ -46,8 +46,10 @@ MAX_EXAMPLES = int(os.environ.get("OMS_FUZZ_EXAMPLES", "25"))  # more for a deep
 # - positive_data_acceptance is not asserted where a rule no JSON Schema can state
 #   decides: the password policy's list of common passwords and its "4 different
 #   characters" (sign-up, password change; the documents describe the policy in words),
-#   and what a checkout or an order depends on besides its shape (products that exist,
-#   the per-product quantity cap after lines are added up, a total matching the items).
+#   what a checkout or an order depends on besides its shape (products that exist,
+#   the per-product quantity cap after lines are added up, a total matching the items),
+#   an order search's createdFrom not after its createdTo, and a webhook URL whose host
+#   resolves to a public address (DNS decides).
 # - negative_data_rejection is not asserted for a case into which the hooks below put
 #   a seeded value: the seeded value may replace the very part that made it invalid.
 CANNOT_BE_STATED_IN_JSON_SCHEMA = {
@@ -56,6 +58,9 @@ CANNOT_BE_STATED_IN_JSON_SCHEMA = {
     ("POST", "/api/v1/users/me/password"),
     ("POST", "/api/v1/checkout"),
     ("POST", "/api/v1/orders"),
+    ("GET", "/api/v1/orders"),
+    ("POST", "/api/v1/webhooks"),
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"),
 }
 # Fields (body keys at any depth, camelCase; path parameters, snake_case) that the hooks
 # below may set to seeded values, and the kind of value each takes.
