@@ -89,6 +89,12 @@ def test_a_worker_killed_mid_saga_loses_no_order_and_charges_each_once(
         with ThreadPoolExecutor(max_workers=10) as pool:
             futures = submit_checkouts(pool, client, jobs)
             wait_until(lambda: client.answered >= 30, 60, interval=0.05, what="30 answers")
+            wait_until(
+                lambda: any(status not in TERMINAL for status, _ in ledger.orders().values()),
+                30,
+                interval=0.005,
+                what="a saga under way",  # the kill must catch one mid-way
+            )
             oms.kill_worker(oms.workers[0])
             killed_at = time.monotonic()
             unfinished = [o for o, (status, _) in ledger.orders().items() if status not in TERMINAL]
