@@ -120,11 +120,14 @@ class DeadLetterStore:
             }
 
     def due(self, now: datetime) -> list[DeadLetter]:
-        return [
-            entry
-            for entry in self.entries(include_waiting=True)
-            if entry.retry_at is not None and entry.retry_at <= now
-        ]
+        """Deliveries whose next try is due, oldest first."""
+        due: list[DeadLetter] = []
+        with self.database.reading() as session:
+            for module, tables in self._tables.items():
+                table = tables.dead_letters
+                rows = session.execute(select(table).where(table.c.retry_at <= now))
+                due += [DeadLetter(module=module, **row._mapping) for row in rows]
+        return sorted(due, key=lambda entry: entry.first_failed_at)
 
     def find(self, ids: Iterable[str]) -> list[DeadLetter]:
         wanted = set(ids)

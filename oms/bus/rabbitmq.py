@@ -175,10 +175,10 @@ class RabbitTransport:
         """Move dead-lettered and unroutable messages into the dead-letter store."""
         if self._store is None:
             return
+        self._declare_once()
         with self._connection() as connection:
             connection.ensure_connection(max_retries=0)
             channel = connection.default_channel
-            self._declare_on(channel)
             for consumer in self._bindings:
                 queue = self._dead_letter_queue(consumer)(channel)
                 while (message := queue.get(no_ack=False)) is not None:
