@@ -115,12 +115,26 @@ def formatter_config() -> dict[str, Any]:
     return {"()": OmsFormatter, "style_name": log_format()}
 
 
+class CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time of the record, not at set-up: a
+    thread that outlives a swapped stream (a test's captured one) does not write to a
+    closed file."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        return None
+
+
 def configure_logging() -> None:
     """The root logger writes OMS's format to stderr (idempotent)."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if getattr(h, "_oms", False)), None)
     if handler is None:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = CurrentStderrHandler()
         handler._oms = True  # type: ignore[attr-defined]
         for old in list(root.handlers):
             root.removeHandler(old)
