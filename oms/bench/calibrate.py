@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg2
-from kombu import Connection, Consumer, Exchange, Queue, binding
+from kombu import Connection, Consumer, Queue, binding
 
 from oms.app import MODULES
 from oms.bench.api import Api, Shop
 from oms.bench.stats import latency_ms
 from oms.bus.catalogue import PUBLISHERS  # one topic exchange per publishing module
+from oms.bus.rabbitmq import RabbitTransport
 
 SCHEMAS = tuple(module.metadata.schema for module in MODULES)  # each consumer's queue too
 QUIET_CHECKS = 3  # consecutive unchanged looks, POLL apart
@@ -182,12 +183,10 @@ class _MessageCounter:
 
     def __init__(self, url: str, namespace: str) -> None:
         self.connection = Connection(url, connect_timeout=5)
+        exchanges = RabbitTransport(url, namespace=namespace)  # OMS's own declarations
         self.queue = Queue(
             f"{namespace}bench.count.{uuid.uuid4().hex[:8]}",
-            bindings=[
-                binding(Exchange(namespace + name, type="topic", durable=True), routing_key="#")
-                for name in PUBLISHERS
-            ],
+            bindings=[binding(exchanges.exchange(name), routing_key="#") for name in PUBLISHERS],
             exclusive=True,
             auto_delete=True,
         )

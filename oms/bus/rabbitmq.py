@@ -150,7 +150,7 @@ class RabbitTransport:
         event_type = CATALOGUE.get(event.type)
         if event_type is None:
             raise MalformedEvent(f"unknown event type {event.type!r}")
-        exchange = self._exchange(event_type.publisher)
+        exchange = self.exchange(event_type.publisher)
         self._declare_once()
         try:
             self._publish_once(event, exchange)
@@ -226,14 +226,15 @@ class RabbitTransport:
     def _declare_on(self, channel: Any) -> None:
         for publisher in PUBLISHERS:
             self._unroutable_queue(publisher)(channel).declare()
-            self._exchange(publisher)(channel).declare()
+            self.exchange(publisher)(channel).declare()
         for seconds in RETRY_TIERS:
             self._retry_queue(seconds)(channel).declare()
         for consumer in self._bindings:
             self._dead_letter_queue(consumer)(channel).declare()
             self._queue(consumer)(channel).declare()
 
-    def _exchange(self, publisher: str) -> Exchange:
+    def exchange(self, publisher: str) -> Exchange:
+        """`publisher`'s topic exchange, as declared (with its alternate exchange)."""
         return Exchange(
             self.exchange_name(publisher),
             type="topic",
@@ -247,7 +248,7 @@ class RabbitTransport:
     def _queue(self, consumer: str) -> Queue:
         name = self.queue_name(consumer)
         bindings = [
-            binding(self._exchange(CATALOGUE[event_type].publisher), routing_key=event_type)
+            binding(self.exchange(CATALOGUE[event_type].publisher), routing_key=event_type)
             for event_type in sorted(self._bindings[consumer])
         ]
         arguments = {
