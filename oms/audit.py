@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
 from oms import orders, payments, products
 from oms.db import utc_now
 from oms.runtime import Runtime
@@ -154,21 +152,11 @@ def _strangers(
 
 def _stale_outboxes(rt: Runtime, now: datetime) -> list[Problem]:
     limit = now - timedelta(seconds=OUTBOX_AGE_FACTOR * rt.settings.relay_grace_seconds)
-    problems = []
-    with rt.database.reading() as session:
-        for tables in rt.bus.outboxes:
-            oldest, waiting = session.execute(
-                select(func.min(tables.outbox.c.created_at), func.count())
-            ).one()
-            if oldest is not None and oldest < limit:
-                problems.append(
-                    Problem(
-                        "outbox",
-                        tables.module,
-                        f"{waiting} event(s) unpublished, the oldest since {oldest}",
-                    )
-                )
-    return problems
+    return [
+        Problem("outbox", module, f"{waiting} event(s) unpublished, the oldest since {oldest}")
+        for module, (waiting, oldest) in rt.bus.outbox_backlog().items()
+        if oldest is not None and oldest < limit
+    ]
 
 
 def _dead_letters(rt: Runtime) -> list[Problem]:

@@ -69,10 +69,6 @@ class Bus:
         self._outboxes[tables.module] = tables
         self.dead_letters.register(tables)
 
-    @property
-    def outboxes(self) -> list[MessageTables]:
-        return list(self._outboxes.values())
-
     def subscribe(self, tables: MessageTables, handlers: Mapping[EventType, Handler]) -> None:
         by_name = {event_type.name: handler for event_type, handler in handlers.items()}
         self.subscriptions.setdefault(tables.module, set()).update(by_name)

@@ -132,6 +132,8 @@ def test_audit_passes_on_a_healthy_shop_and_names_each_broken_invariant(
         "UPDATE payments.payments SET status = 'completed' WHERE order_id = :cancelled",
         "UPDATE orders.orders SET status = 'confirmed', created_at = '2020-01-01 00:00:00'"
         " WHERE id = :paid",
+        "INSERT INTO orders.outbox (id, type, envelope, created_at)"
+        " VALUES ('stale-1', 'order.shipped', '{}', '2020-01-01 00:00:00')",
         cancelled=cancelled,
         paid=paid,
     )
@@ -141,6 +143,7 @@ def test_audit_passes_on_a_healthy_shop_and_names_each_broken_invariant(
         ("stock ledger", widget["productId"]),
         ("refund", cancelled),
         ("stuck order", paid),
+        ("outbox", "orders"),
     }
 
     monkeypatch.chdir(Path(settings.database_url.removeprefix("sqlite:///")).parent)
@@ -152,7 +155,7 @@ def test_audit_passes_on_a_healthy_shop_and_names_each_broken_invariant(
     assert cli.main(["audit", "--json", "--settle-seconds", "0"]) == 1
     printed = json.loads(capsys.readouterr().out)
     assert printed["ok"] is False
-    assert len(printed["problems"]) == 3
+    assert len(printed["problems"]) == 4
 
 
 def run_sql(runtime: Runtime, *statements: str, **params: str) -> None:
