@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.chromium import headless_chromium
 from tests.integration.processes import (
     LOOPBACK,
     OmsProcesses,
@@ -32,16 +31,6 @@ pytestmark = pytest.mark.slow
 
 SECRET = "browser-test-secret-long-enough-for-hs256!!"
 PASSWORD = "correct horse battery"
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
 PAGE = "<!doctype html><html><head><title>shop</title></head><body>shop</body></html>"
 # Runs in the page: every call the web shop makes, each reported as its status or the error.
 CALLS = """
@@ -68,32 +57,11 @@ done(report);
 """
 
 
-def _chromium() -> tuple[str, str]:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        message = "chromium and chromium-driver are not installed (make test installs them)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return chromium, driver
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    chromium, driver = _chromium()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
-    chrome.set_script_timeout(30)
-    try:
+    with headless_chromium() as chrome:
+        chrome.set_script_timeout(30)
         yield chrome
-    finally:
-        chrome.quit()
 
 
 def _page_server(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:

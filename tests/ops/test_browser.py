@@ -6,8 +6,6 @@ Screenshots of each page land in artifacts/ (gitignored) for a person to look at
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,42 +18,18 @@ from oms import users
 from oms.bus import Event, events
 from oms.bus.catalogue import CATALOGUE
 from oms.ops import create_ops_app
+from tests.chromium import headless_chromium
 from tests.ops.conftest import retry_until_dead
 from tests.support import DECLINED, PASSWORD, Shop
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1440,1000",
-)
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        message = "chromium and chromium-driver are not installed (make test installs them)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
-    session.implicitly_wait(5)
-    yield session
-    session.quit()
+    with headless_chromium() as session:
+        session.implicitly_wait(5)
+        yield session
 
 
 @pytest.fixture
