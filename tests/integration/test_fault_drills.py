@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -57,6 +57,31 @@ def report(drill: str, orders: dict, answers: list[Answer], jobs: int) -> None:
     )
 
 
+def checkouts_through_fault(
+    client: Client,
+    jobs: list[tuple[str, list[tuple[str, int]]]],
+    after_answers: int,
+    begin: Callable[[], None],
+    end: Callable[[], None],
+    seconds: float,
+) -> list[Answer]:
+    """Every job checked out by clients that retry under its own Idempotency-Key, with
+    a fault (`begin` ... `end`) held for `seconds` once `after_answers` answers came;
+    the final answer of each."""
+    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+        futures = [
+            pool.submit(client.checkout_retrying, token, items, f"drill-{n}")
+            for n, (token, items) in enumerate(jobs)
+        ]
+        wait_until(
+            lambda: client.answered >= after_answers, 60, interval=0.05, what="first answers"
+        )
+        begin()
+        time.sleep(seconds)
+        end()
+        return [future.result() for future in futures]
+
+
 def settle_and_audit(oms: OmsProcesses, ledger: Ledger, env: dict[str, str], n: int) -> dict:
     orders = wait_until(
         lambda: _all_terminal(ledger, n), SETTLE_WITHIN, interval=0.5, what=f"{n} orders terminal"
@@ -96,16 +121,9 @@ def test_drill_postgres_cut_under_load(
         products = [client.add_product(admin, 1000, price) for price in ("9.99", "24.50")]
         jobs = [(buyers[n % len(buyers)], basket(products, n)) for n in range(CHECKOUTS)]
         initial = ledger.available()
-        with ThreadPoolExecutor(CLIENT_THREADS) as pool:
-            futures = [
-                pool.submit(client.checkout_retrying, token, items, f"drill-{n}")
-                for n, (token, items) in enumerate(jobs)
-            ]
-            wait_until(lambda: client.answered >= 10, 60, interval=0.05, what="10 answers")
-            database_link.stop()
-            time.sleep(outage_seconds)
-            database_link.start()
-            final = [future.result() for future in futures]
+        final = checkouts_through_fault(
+            client, jobs, 10, database_link.stop, database_link.start, outage_seconds
+        )
         assert_only(final, {201, 202}, oms)
         assert not [a for a in client.answers if a.code == 500], "a 500 during the outage"
         orders = settle_and_audit(oms, ledger, oms_env, CHECKOUTS)
@@ -148,16 +166,7 @@ def test_drill_frozen_dependency_under_load(
             product = client.add_product(admin, 1000)
             jobs = [(buyers[n % len(buyers)], [(product, 1)]) for n in range(40)]
             initial = ledger.available()
-            with ThreadPoolExecutor(CLIENT_THREADS) as pool:
-                futures = [
-                    pool.submit(client.checkout_retrying, token, items, f"frozen-{n}")
-                    for n, (token, items) in enumerate(jobs)
-                ]
-                wait_until(lambda: client.answered >= 5, 60, interval=0.05, what="5 answers")
-                link.freeze()
-                time.sleep(8)
-                link.thaw()
-                final = [future.result() for future in futures]
+            final = checkouts_through_fault(client, jobs, 5, link.freeze, link.thaw, 8)
             slowest = max(a.ended - a.started for a in client.answers)
             assert_only(final, {201, 202}, oms)
             orders = settle_and_audit(oms, ledger, oms_env, len(jobs))
