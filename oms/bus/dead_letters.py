@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select, true, update
 
 from oms.bus.store import MessageTables
 from oms.db import Database, utc_now
@@ -97,16 +97,9 @@ class DeadLetterStore:
     def entries(self, include_waiting: bool = False) -> list[DeadLetter]:
         """Dead letters of every module, oldest first; with `include_waiting`, also
         deliveries still waiting for their next try."""
-        found: list[DeadLetter] = []
-        with self.database.reading() as session:
-            for module, tables in self._tables.items():
-                query = select(tables.dead_letters)
-                if not include_waiting:
-                    query = query.where(tables.dead_letters.c.retry_at.is_(None))
-                found += [
-                    DeadLetter(module=module, **row._mapping) for row in session.execute(query)
-                ]
-        return sorted(found, key=lambda entry: entry.first_failed_at)
+        if include_waiting:
+            return self._select(lambda table: true())
+        return self._select(lambda table: table.c.retry_at.is_(None))
 
     def counts(self) -> dict[str, int]:
         """Dead letters per module (waiting retries not counted)."""
@@ -121,17 +114,21 @@ class DeadLetterStore:
 
     def due(self, now: datetime) -> list[DeadLetter]:
         """Deliveries whose next try is due, oldest first."""
-        due: list[DeadLetter] = []
+        return self._select(lambda table: table.c.retry_at <= now)
+
+    def find(self, ids: Iterable[str]) -> list[DeadLetter]:
+        wanted = sorted(set(ids))
+        return self._select(lambda table: table.c.id.in_(wanted))
+
+    def _select(self, where: Callable[[Table], ColumnElement[bool]]) -> list[DeadLetter]:
+        """The entries of every module's table that `where` keeps, oldest first."""
+        found: list[DeadLetter] = []
         with self.database.reading() as session:
             for module, tables in self._tables.items():
                 table = tables.dead_letters
-                rows = session.execute(select(table).where(table.c.retry_at <= now))
-                due += [DeadLetter(module=module, **row._mapping) for row in rows]
-        return sorted(due, key=lambda entry: entry.first_failed_at)
-
-    def find(self, ids: Iterable[str]) -> list[DeadLetter]:
-        wanted = set(ids)
-        return [entry for entry in self.entries(include_waiting=True) if entry.id in wanted]
+                rows = session.execute(select(table).where(where(table)))
+                found += [DeadLetter(module=module, **row._mapping) for row in rows]
+        return sorted(found, key=lambda entry: entry.first_failed_at)
 
     def failed_again(self, entry: DeadLetter, error: str, retry_at: datetime | None) -> None:
         table = self._tables[entry.module].dead_letters
