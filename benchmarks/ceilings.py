@@ -20,9 +20,9 @@ import psycopg2
 from kombu import Connection, Consumer, Producer, Queue
 from psycopg2 import sql
 
-from oms.bench import load
-from oms.bench.load import Sample
-from oms.bench.stats import window
+from benchmarks import load
+from benchmarks.load import Sample
+from benchmarks.stats import window
 
 SCRATCH_TABLE = "bench_commits"
 PAYLOAD = "x" * 200
@@ -105,7 +105,8 @@ def pg_commit_rate(
             ),
         )
         plan = load.Plan(
-            client="oms.bench.ceilings:PgCommitClient",
+            client="benchmarks.ceilings:PgCommitClient",
+            label="PostgreSQL commits",
             common={"url": url},
             own=[{}] * concurrency,
             duration=warmup + duration,
@@ -159,7 +160,8 @@ def amqp_rates(
         try:
             published = load.run(
                 load.Plan(
-                    client="oms.bench.ceilings:PublishClient",
+                    client="benchmarks.ceilings:PublishClient",
+                    label="RabbitMQ publishes",
                     common=common,
                     own=[{}] * concurrency,
                     duration=warmup + duration,
@@ -168,7 +170,8 @@ def amqp_rates(
             )
             consumed = load.run(
                 load.Plan(
-                    client="oms.bench.ceilings:ConsumeClient",
+                    client="benchmarks.ceilings:ConsumeClient",
+                    label="RabbitMQ consumes",
                     common=common,
                     own=[{}] * concurrency,
                     duration=2 * duration,

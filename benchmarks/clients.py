@@ -8,7 +8,7 @@ import random
 import time
 from typing import Any
 
-from oms.bench.load import Sample
+from benchmarks.load import Sample
 
 HOST = "127.0.0.1"
 REQUEST_TIMEOUT = 30.0  # seconds; checkout itself waits at most OMS_CHECKOUT_WAIT_SECONDS
