@@ -154,30 +154,22 @@ def amqp_rates(
 ) -> AmqpRates:
     """Publish-with-confirm for `duration`, then consume+ack all of it; the queue is deleted."""
     name = f"oms-bench-{uuid.uuid4().hex[:10]}.ceiling"
-    common = {"url": url, "queue": name}
+
+    def plan(client: str, label: str, seconds: float) -> load.Plan:
+        return load.Plan(
+            client=f"benchmarks.ceilings:{client}",
+            label=label,
+            common={"url": url, "queue": name},
+            own=[{}] * concurrency,
+            duration=seconds,
+            processes=processes,
+        )
+
     with Connection(url, connect_timeout=AMQP_TIMEOUT) as connection:
         _scratch_queue(name)(connection.default_channel).declare()
         try:
-            published = load.run(
-                load.Plan(
-                    client="benchmarks.ceilings:PublishClient",
-                    label="RabbitMQ publishes",
-                    common=common,
-                    own=[{}] * concurrency,
-                    duration=warmup + duration,
-                    processes=processes,
-                )
-            )
-            consumed = load.run(
-                load.Plan(
-                    client="benchmarks.ceilings:ConsumeClient",
-                    label="RabbitMQ consumes",
-                    common=common,
-                    own=[{}] * concurrency,
-                    duration=2 * duration,
-                    processes=processes,
-                )
-            )
+            published = load.run(plan("PublishClient", "RabbitMQ publishes", warmup + duration))
+            consumed = load.run(plan("ConsumeClient", "RabbitMQ consumes", 2 * duration))
         finally:
             connection.default_channel.queue_delete(name)
     return AmqpRates(closed_loop_rate(published, warmup, duration), _drain_rate(consumed))
