@@ -9,7 +9,7 @@ from pathlib import Path
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
-QUICK = {"duration": 2.0, "warmup": 1.0, "calibration_checkouts": 3}  # both modes in < 1 min
+QUICK = {"duration": 3.0, "warmup": 0.5, "calibration_checkouts": 3}  # both modes in < 1 min
 QUICK_CEILING_SECONDS = 1.0
 
 
@@ -69,7 +69,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="short phases (2 s, ceilings 1 s, 3 calibration checkouts): both modes in under "
+        help="short phases (3 s, ceilings 1 s, 3 calibration checkouts): both modes in under "
         "a minute, to check a change; the figures are rough",
     )
     parser.add_argument("--mode", choices=("embedded", "broker", "both"), default="both")
