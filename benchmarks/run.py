@@ -158,7 +158,8 @@ def run_mode(mode: str, options: Options, machine: dict[str, Any]) -> dict[str, 
         _say(f"{mode}: oms db upgrade, oms create-admin, oms serve")
         run_oms(env, "db", "upgrade")
         password = secrets.token_urlsafe(24)
-        run_oms(env, "create-admin", "--email", ADMIN_EMAIL, "--password", password)
+        # "--password=...": a random password may begin with "-", which is not a value to argparse
+        run_oms(env, "create-admin", f"--email={ADMIN_EMAIL}", f"--password={password}")
         workers = 1 if mode == "broker" else 0
         oms = cleanup.enter_context(oms_processes(env, workdir / "logs", workers))
         for worker in oms.workers:
