@@ -88,10 +88,8 @@ def delivery_order(request: pytest.FixtureRequest) -> random.Random | None:
     """How the in-memory transport picks the next delivery: None for first in, first out;
     a seeded generator for a random one (reproducible: the seed is in the test's id, or
     given with --shuffle-deliveries)."""
-    seed = getattr(request, "param", "fifo")
-    if seed == "fifo":
-        seed = request.config.getoption("--shuffle-deliveries")
-    return None if seed is None else random.Random(f"{seed}:{request.node.nodeid}")
+    seed = getattr(request, "param", None) or request.config.getoption("--shuffle-deliveries")
+    return None if seed in (None, "fifo") else random.Random(f"{seed}:{request.node.nodeid}")
 
 
 @pytest.fixture

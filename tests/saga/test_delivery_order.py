@@ -12,6 +12,7 @@ from oms.bus.bus import Handler
 from tests.support import Shop
 
 
+@pytest.mark.parametrize("delivery_order", ["fifo"], indirect=True)
 def test_a_checkout_is_delivered_in_the_order_a_fifo_queue_drains(
     shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
