@@ -3,6 +3,17 @@
 Public API: the names below are all that other packages may use.
 """
 
+from oms.orders.domain import (
+    CANCELLED,
+    IN_FLIGHT,
+    INSUFFICIENT_INVENTORY,
+    PAYMENT_DECLINED,
+    PROCESSING,
+    SAGA_DEADLINE,
+    SHIPPED,
+    STATUSES,
+    LineItem,
+)
 from oms.orders.handlers import event_handlers
 from oms.orders.models import MESSAGES, Base
 from oms.orders.routes import blueprints
@@ -15,15 +26,6 @@ from oms.orders.schemas import (
     OrderSummarySchema,
 )
 from oms.orders.service import (
-    CANCELLED,
-    IN_FLIGHT,
-    INSUFFICIENT_INVENTORY,
-    PAYMENT_DECLINED,
-    PROCESSING,
-    SAGA_DEADLINE,
-    SHIPPED,
-    STATUSES,
-    LineItem,
     OrderAudit,
     OrderFilter,
     OrderRequest,

@@ -16,7 +16,7 @@ from oms.http.schemas import (
     PageSchema,
     PostalAddress,
 )
-from oms.orders.service import MAX_QUANTITY, STATUSES
+from oms.orders.domain import MAX_QUANTITY, STATUSES
 
 MAX_LINES = 100
 
