@@ -97,8 +97,7 @@ class MoneyInput(Money):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, str) and not re.fullmatch(self.pattern, value):
             raise ValidationError(
-                f"Use an amount {self.limits.describe()} with at most two decimals, "
-                'e.g. "49.99".'
+                f'Use an amount {self.limits.describe()} with at most two decimals, e.g. "49.99".'
             )
         return super()._deserialize(value, attr, data, **kwargs)
 

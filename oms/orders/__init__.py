@@ -22,8 +22,6 @@ from oms.orders.schemas import (
     OrderPage,
     OrderSchema,
     OrderSearchQuery,
-    OrderSummaryPage,
-    OrderSummarySchema,
 )
 from oms.orders.service import (
     OrderAudit,
@@ -65,8 +63,6 @@ __all__ = [
     "OrderRequest",
     "OrderSchema",
     "OrderSearchQuery",
-    "OrderSummaryPage",
-    "OrderSummarySchema",
     "OrderView",
     "audit_orders",
     "blueprints",

@@ -77,20 +77,6 @@ class OrderPage(PageSchema):
     items = fields.List(fields.Nested(OrderSchema), required=True)
 
 
-class OrderSummarySchema(CamelSchema):
-    """The mobile app's light view of an order."""
-
-    order_id = fields.String(required=True)
-    status = fields.String(required=True)
-    total_amount = Money(required=True)
-    created_at = fields.DateTime(required=True)
-    item_count = fields.Integer(required=True)
-
-
-class OrderSummaryPage(PageSchema):
-    items = fields.List(fields.Nested(OrderSummarySchema), required=True)
-
-
 class OrderSearchQuery(PageQuery):
     """Filters of an order list; times are ISO 8601 (UTC when no offset is given)."""
 
