@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from oms.money import to_money
+from oms.money import PRECISION, to_money
 
 SCHEMAS = ("users", "products", "orders", "payments", "webhooks")  # = oms.app.MODULES' schemas
 WRITER_TURN_TIMEOUT = 30.0
@@ -274,13 +274,13 @@ def utc_now() -> datetime:
 class MoneyType(TypeDecorator[Decimal]):
     """An exact two-digit decimal: NUMERIC on PostgreSQL, text on SQLite (which has no decimal)."""
 
-    impl = Numeric(12, 2)
+    impl = Numeric(PRECISION, 2)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Any) -> Any:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(20))
-        return dialect.type_descriptor(Numeric(12, 2, asdecimal=True))
+        return dialect.type_descriptor(Numeric(PRECISION, 2, asdecimal=True))
 
     def process_bind_param(self, value: Decimal | None, dialect: Any) -> Any:
         if value is None:

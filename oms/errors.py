@@ -1,4 +1,5 @@
-"""Errors a use case reports to its caller; each HTTP port maps them to a status code."""
+"""Errors a use case reports to its caller, in the domain's words; `oms.http` maps each
+kind to its HTTP status."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 
 class DomainError(Exception):
-    status_code = 400
+    """A request the domain refuses (bad input it cannot name a field for)."""
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -15,17 +16,15 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status_code = 404
+    """No such thing, or one that belongs to someone else (its existence is not revealed)."""
 
 
 class Conflict(DomainError):
-    status_code = 409
+    """The request contradicts the current state (a duplicate, a state that forbids it)."""
 
 
 class Invalid(DomainError):
-    """Well-formed input the domain cannot accept (422); `errors` maps fields to messages."""
-
-    status_code = 422
+    """Well-formed input the domain cannot accept; `errors` maps fields to messages."""
 
     def __init__(self, message: str, errors: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
@@ -33,21 +32,19 @@ class Invalid(DomainError):
 
 
 class Unauthenticated(DomainError):
-    status_code = 401
+    """The caller could not prove who they are."""
+
+
+class NotAllowed(DomainError):
+    """The caller is known but may not do this."""
 
 
 class TooManyRequests(DomainError):
-    """A rate limit or a lockout applies: try again after `retry_after` seconds."""
-
-    status_code = 429
+    """A rate limit or a lockout applies: `limit` tries per `window` seconds; try again
+    after `retry_after` seconds."""
 
     def __init__(self, message: str, retry_after: int, limit: int, window: int) -> None:
         super().__init__(message)
         self.retry_after = max(1, retry_after)
-        self.headers = {
-            "Retry-After": str(self.retry_after),
-            "RateLimit-Limit": str(limit),
-            "RateLimit-Remaining": "0",
-            "RateLimit-Reset": str(self.retry_after),
-            "RateLimit-Policy": f"{limit};w={window}",
-        }
+        self.limit = limit
+        self.window = window

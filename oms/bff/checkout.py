@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import weakref
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request
 from werkzeug.exceptions import Forbidden, HTTPException
 
 from oms import orders, products
@@ -35,6 +32,7 @@ class Checkout:
     shipping_address: dict
     payment_method: dict
     idempotency_key: str | None
+    fingerprint: str  # identifies the request, for a replay with the same idempotency key
 
 
 def check_buyer(caller: Caller, body: dict) -> None:
@@ -48,8 +46,10 @@ def place_checkout(rt: Runtime, caller: Caller, checkout: Checkout) -> tuple[dic
     _checkout_limiter(rt).hit(caller.user_id, "Too many checkouts; try again later.")
     try:
         body, code = _place_checkout(rt, caller, checkout)
-    except (DomainError, HTTPException) as error:  # the caller's mistake is no checkout
-        if getattr(error, "status_code", getattr(error, "code", 500)) >= 500:
+    except DomainError:  # the caller's mistake is no checkout
+        raise
+    except HTTPException as error:
+        if (error.code or 500) >= 500:
             metrics.count_checkout("error")
         raise
     except Exception:
@@ -83,7 +83,7 @@ def _place_checkout(rt: Runtime, caller: Caller, checkout: Checkout) -> tuple[di
             shipping_address=checkout.shipping_address,
             payment_method=checkout.payment_method,
             idempotency_key=checkout.idempotency_key,
-            fingerprint=_fingerprint() if checkout.idempotency_key else None,
+            fingerprint=checkout.fingerprint if checkout.idempotency_key else None,
         ),
     )
     settled = orders.wait_until_settled(rt, order_id, rt.settings.checkout_wait_seconds)
@@ -131,9 +131,3 @@ def _priced_lines(rt: Runtime, items: list[dict]) -> list[orders.LineItem]:
     return [
         orders.LineItem(pid, quantity, catalogue[pid].price) for pid, quantity in quantities.items()
     ]
-
-
-def _fingerprint() -> str:
-    """Identifies the request body, so a reused Idempotency-Key with another body is caught."""
-    canonical = json.dumps(request.get_json(silent=True), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{request.path}\n{canonical}".encode()).hexdigest()

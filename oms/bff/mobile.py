@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from flask_smorest import Blueprint
 
-from oms import orders, payments, users
+from oms import payments, users
 from oms.bff import schemas
 from oms.bff.accounts import login_blueprint, registration_blueprint
 from oms.bff.checkout import Checkout, check_buyer, place_checkout
@@ -24,6 +24,7 @@ from oms.bff.customer import (
 from oms.errors import Invalid
 from oms.http.app import current_runtime
 from oms.http.auth import Caller, current_caller, requires
+from oms.http.idempotency import request_fingerprint
 from oms.http.schemas import links
 from oms.runtime import Runtime
 
@@ -49,8 +50,8 @@ MOBILE_BODIES = Bodies(
     address_page=schemas.AddressSummaryPage,
     card=schemas.CardSummary,
     card_page=schemas.CardSummaryPage,
-    order=orders.OrderSummarySchema,
-    order_page=orders.OrderSummaryPage,
+    order=schemas.OrderSummarySchema,
+    order_page=schemas.OrderSummaryPage,
 )
 
 add_profile_route(me)
@@ -86,6 +87,7 @@ def mobile_checkout(headers: dict, body: dict) -> tuple[dict, int]:
         shipping_address=body.get("shipping_address") or _saved_address(rt, caller, body),
         payment_method=body.get("payment_method") or _saved_card(rt, caller, body),
         idempotency_key=headers.get("idempotency_key"),
+        fingerprint=request_fingerprint(),
     )
     return place_checkout(rt, caller, request)
 

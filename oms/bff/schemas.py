@@ -110,3 +110,17 @@ class CardSummary(CamelSchema):
 
 class CardSummaryPage(PageSchema):
     items = fields.List(fields.Nested(CardSummary), required=True)
+
+
+class OrderSummarySchema(CamelSchema):
+    """The mobile app's light view of an order."""
+
+    order_id = fields.String(required=True)
+    status = fields.String(required=True)
+    total_amount = Money(required=True)
+    created_at = fields.DateTime(required=True)
+    item_count = fields.Integer(required=True)
+
+
+class OrderSummaryPage(PageSchema):
+    items = fields.List(fields.Nested(OrderSummarySchema), required=True)

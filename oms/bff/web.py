@@ -20,6 +20,7 @@ from oms.bff.customer import (
 )
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, current_caller, requires
+from oms.http.idempotency import request_fingerprint
 from oms.http.schemas import links
 
 ORDER_ID = {"order_id": "$response.body#/orderId"}
@@ -132,6 +133,7 @@ def web_checkout(headers: dict, body: dict) -> tuple[dict, int]:
         shipping_address=body["shipping_address"],
         payment_method=body["payment_method"],
         idempotency_key=headers.get("idempotency_key"),
+        fingerprint=request_fingerprint(),
     )
     return place_checkout(current_runtime(), caller, request)
 

@@ -13,8 +13,9 @@ from functools import cached_property
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from oms.bus.envelope import Event, MalformedEvent
+from oms.money import AMOUNT_TEXT
 
-MONEY = validate.Regexp(r"^-?\d+\.\d{2}\Z", error="Not a money amount with two decimals.")
+MONEY = validate.Regexp(rf"^{AMOUNT_TEXT}\Z", error="Not a money amount with two decimals.")
 
 
 class Payload(Schema):

@@ -14,7 +14,15 @@ from flask_smorest import Api, Blueprint, abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from oms.bus import is_transient
-from oms.errors import DomainError, Invalid
+from oms.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    NotAllowed,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
 from oms.http.edge import install_edge
 from oms.http.observe import observe_requests
 from oms.http.schemas import ErrorSchema, Money, MoneyInput
@@ -157,15 +165,40 @@ def _add_operations_routes(app: Flask) -> None:
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
 
+# The HTTP status of each kind of domain error; a subclass answers as its nearest kind.
+STATUS_OF_ERROR: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 422,
+    Unauthenticated: 401,
+    NotAllowed: 403,
+    TooManyRequests: 429,
+    DomainError: 400,
+}
+
+
+def status_of(error: DomainError) -> int:
+    kind = next(kind for kind in type(error).__mro__ if kind in STATUS_OF_ERROR)
+    return STATUS_OF_ERROR[kind]
+
+
 def _domain_error(error: DomainError) -> tuple[Response, int, dict]:
-    body: dict[str, Any] = {
-        "code": error.status_code,
-        "status": _reason(error.status_code),
-        "message": error.message,
-    }
+    status = status_of(error)
+    body: dict[str, Any] = {"code": status, "status": _reason(status), "message": error.message}
     if isinstance(error, Invalid) and error.errors:
         body["errors"] = error.errors
-    return jsonify(body), error.status_code, getattr(error, "headers", {})
+    headers = rate_limit_headers(error) if isinstance(error, TooManyRequests) else {}
+    return jsonify(body), status, headers
+
+
+def rate_limit_headers(error: TooManyRequests) -> dict[str, str]:
+    return {
+        "Retry-After": str(error.retry_after),
+        "RateLimit-Limit": str(error.limit),
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": str(error.retry_after),
+        "RateLimit-Policy": f"{error.limit};w={error.window}",
+    }
 
 
 def _reason(code: int) -> str:

@@ -1,80 +1,46 @@
-"""Bearer tokens: HS256 JWTs carrying the caller's id and role."""
+"""Who is calling: the bearer token of a request (see `oms.tokens`) and role checks on routes."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import jwt
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
+from oms import tokens
 from oms.config import Settings
+from oms.errors import Unauthenticated
 from oms.http.app import current_runtime
+from oms.tokens import ADMIN, CUSTOMER, ROLES, Caller, issue_token
 
-CUSTOMER = "customer"
-ADMIN = "admin"
-ROLES = (CUSTOMER, ADMIN)
-ALGORITHM = "HS256"
-CLOCK_SKEW_SECONDS = 5
+__all__ = [
+    "ADMIN",
+    "CUSTOMER",
+    "ROLES",
+    "TOKEN_CHECK",
+    "Caller",
+    "current_caller",
+    "issue_token",
+    "read_token",
+    "requires",
+]
+
 TOKEN_CHECK = "oms.token_check"  # app.extensions: (user_id, role, version) -> still valid?
 SECURITY = [{"bearerAuth": []}]
 
 View = TypeVar("View", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True)
-class Caller:
-    user_id: str
-    role: str
-    token_version: int = 0
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == ADMIN
-
-
-def issue_token(settings: Settings, user_id: str, role: str, version: int = 0) -> str:
-    """`ver` is the user's token version: raised when the password or role changes."""
-    now = datetime.now(UTC)
-    claims = {
-        "sub": user_id,
-        "role": role,
-        "ver": version,
-        "iat": now,
-        "exp": now + timedelta(seconds=settings.jwt_ttl_seconds),
-    }
-    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
-
-
 def read_token(settings: Settings, token: str) -> Caller:
+    """The caller a bearer token names, or 401 with a `WWW-Authenticate: Bearer` header."""
     try:
-        claims = jwt.decode(
-            token,
-            settings.jwt_secret,
-            algorithms=[ALGORITHM],
-            options={"require": ["sub", "role", "iat", "exp"]},
-        )
-    except jwt.ExpiredSignatureError as error:
-        raise _unauthorized("The token has expired.") from error
-    except jwt.InvalidTokenError as error:
-        raise _unauthorized("The token is invalid.") from error
-    if claims["role"] not in ROLES or not isinstance(claims["sub"], str):
-        raise _unauthorized("The token is invalid.")
-    version = claims.get("ver", 0)
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise _unauthorized("The token is invalid.")
-    issued, expires = claims["iat"], claims["exp"]
-    now = datetime.now(UTC).timestamp()
-    # Never honour a lifetime longer than configured, nor a token issued in the future.
-    if expires - issued > settings.jwt_ttl_seconds or issued > now + CLOCK_SKEW_SECONDS:
-        raise _unauthorized("The token is invalid.")
-    return Caller(user_id=claims["sub"], role=claims["role"], token_version=version)
+        return tokens.read_token(settings, token)
+    except Unauthenticated as error:
+        raise _unauthorized(error.message) from error
 
 
 def current_caller() -> Caller:

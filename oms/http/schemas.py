@@ -10,12 +10,11 @@ from typing import Any
 import pycountry
 from marshmallow import Schema, ValidationError, fields, validate
 
-from oms.money import to_money
+from oms.money import AMOUNTS, LOOSE_AMOUNT_TEXT, MoneyRange, to_money
 
 MAX_PAGE_SIZE = 100
-MAX_MONEY = Decimal("1000000.00")
-MONEY_PATTERN = r"^\d{1,8}(\.\d{1,2})?$"  # order totals reach 99,999,999.99
-MONEY_TEXT = re.compile(r"[0-9]{1,8}(\.[0-9]{1,2})?")
+MONEY_PATTERN = f"^{LOOSE_AMOUNT_TEXT}$"
+MONEY_TEXT = re.compile(LOOSE_AMOUNT_TEXT)
 
 
 def camel_case(name: str) -> str:
@@ -46,11 +45,11 @@ class CamelSchema(Schema):
 class Money(fields.Field):
     """A decimal amount with at most two fraction digits: JSON number or string in, string out."""
 
-    def __init__(self, *, minimum: Decimal = Decimal("0.00"), **kwargs: Any) -> None:
+    def __init__(self, *, limits: MoneyRange = AMOUNTS, **kwargs: Any) -> None:
         kwargs.setdefault("metadata", {})
         kwargs["metadata"].update({"type": "string", "pattern": MONEY_PATTERN, "example": "49.99"})
         super().__init__(**kwargs)
-        self.minimum = minimum
+        self.limits = limits
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else str(to_money(value))
@@ -68,36 +67,29 @@ class Money(fields.Field):
             raise ValidationError("Not a valid amount.") from error
         if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
             raise ValidationError("Use at most two decimal places.")
-        if not self.minimum <= amount <= MAX_MONEY:
-            raise ValidationError(f"Must be between {self.minimum} and {MAX_MONEY}.")
+        if amount not in self.limits:
+            raise ValidationError(
+                f"Must be between {self.limits.minimum:.2f} and {self.limits.maximum}."
+            )
         return to_money(abs(amount))  # -0.0 is 0
 
 
-def money_input_pattern(minimum: Decimal) -> str:
-    """Exactly the amount strings a request may carry: no sign, no leading zeros, at most
-    two decimals, from `minimum` (0.00 or 0.01) to MAX_MONEY."""
-    whole = r"[1-9][0-9]{0,5}(?:\.[0-9]{1,2})?|1000000(?:\.0{1,2})?"
-    if minimum > 0:
-        return rf"^(?:{whole}|0\.(?:0[1-9]|[1-9][0-9]?))$"
-    return rf"^(?:{whole}|0(?:\.[0-9]{{1,2}})?)$"
-
-
 class MoneyInput(Money):
-    """An amount in a request: a string as `money_input_pattern` says, or a JSON number
-    with at most two decimals, between the minimum and MAX_MONEY; the OpenAPI document
-    states both forms exactly."""
+    """An amount in a request: a string as its range's pattern says, or a JSON number
+    with at most two decimals, within the range; the OpenAPI document states both forms
+    exactly."""
 
-    def __init__(self, *, minimum: Decimal = Decimal("0.00"), **kwargs: Any) -> None:
-        super().__init__(minimum=minimum, **kwargs)
-        self.pattern = money_input_pattern(minimum)
+    def __init__(self, *, limits: MoneyRange = AMOUNTS, **kwargs: Any) -> None:
+        super().__init__(limits=limits, **kwargs)
+        self.pattern = limits.pattern()
         for key in ("type", "pattern", "example"):
             self.metadata.pop(key, None)  # type: ignore[attr-defined]
         self.metadata["anyOf"] = [  # type: ignore[index]
             {"type": "string", "pattern": self.pattern, "example": "49.99"},
             {
                 "type": "number",
-                "minimum": float(minimum),
-                "maximum": float(MAX_MONEY),
+                "minimum": float(limits.minimum),
+                "maximum": float(limits.maximum),
                 "multipleOf": 0.01,
             },
         ]
@@ -105,11 +97,9 @@ class MoneyInput(Money):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, str) and not re.fullmatch(self.pattern, value):
             raise ValidationError(
-                f"Use an amount from {self.minimum} to {MAX_MONEY} with at most two decimals, "
-                'e.g. "49.99".'
+                f'Use an amount {self.limits.describe()} with at most two decimals, e.g. "49.99".'
             )
-        amount = super()._deserialize(value, attr, data, **kwargs)
-        return amount
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class PageQuery(CamelSchema):

@@ -3,18 +3,7 @@
 Public API: the names below are all that other packages may use.
 """
 
-from oms.orders.handlers import event_handlers
-from oms.orders.models import MESSAGES, Base
-from oms.orders.routes import blueprints
-from oms.orders.schemas import (
-    ItemRequest,
-    OrderPage,
-    OrderSchema,
-    OrderSearchQuery,
-    OrderSummaryPage,
-    OrderSummarySchema,
-)
-from oms.orders.service import (
+from oms.orders.domain import (
     CANCELLED,
     IN_FLIGHT,
     INSUFFICIENT_INVENTORY,
@@ -24,6 +13,17 @@ from oms.orders.service import (
     SHIPPED,
     STATUSES,
     LineItem,
+)
+from oms.orders.handlers import event_handlers
+from oms.orders.models import MESSAGES, Base
+from oms.orders.routes import blueprints
+from oms.orders.schemas import (
+    ItemRequest,
+    OrderPage,
+    OrderSchema,
+    OrderSearchQuery,
+)
+from oms.orders.service import (
     OrderAudit,
     OrderFilter,
     OrderRequest,
@@ -63,8 +63,6 @@ __all__ = [
     "OrderRequest",
     "OrderSchema",
     "OrderSearchQuery",
-    "OrderSummaryPage",
-    "OrderSummarySchema",
     "OrderView",
     "audit_orders",
     "blueprints",

@@ -6,6 +6,7 @@ from oms.bus import Event, Handler, UnitOfWork, events
 from oms.bus.catalogue import EventType
 from oms.config import Settings
 from oms.orders import service
+from oms.orders.domain import CONFIRMED, INSUFFICIENT_INVENTORY, PAYMENT_DECLINED, PENDING
 
 
 def on_inventory_reserved(event: Event, uow: UnitOfWork) -> None:
@@ -13,7 +14,7 @@ def on_inventory_reserved(event: Event, uow: UnitOfWork) -> None:
 
 
 def on_inventory_insufficient(event: Event, uow: UnitOfWork) -> None:
-    service.reject_order(uow, event, service.PENDING, service.INSUFFICIENT_INVENTORY)
+    service.reject_order(uow, event, PENDING, INSUFFICIENT_INVENTORY)
 
 
 def on_payment_completed(event: Event, uow: UnitOfWork) -> None:
@@ -21,7 +22,7 @@ def on_payment_completed(event: Event, uow: UnitOfWork) -> None:
 
 
 def on_payment_failed(event: Event, uow: UnitOfWork) -> None:
-    service.reject_order(uow, event, service.CONFIRMED, service.PAYMENT_DECLINED)
+    service.reject_order(uow, event, CONFIRMED, PAYMENT_DECLINED)
 
 
 def on_refund_created(event: Event, uow: UnitOfWork) -> None:

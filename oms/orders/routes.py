@@ -13,6 +13,7 @@ from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, requires
 from oms.http.schemas import links
 from oms.orders import service
+from oms.orders.domain import LineItem
 from oms.orders.schemas import NewOrder, OrderPage, OrderSchema, OrderSearchQuery
 
 blueprint = Blueprint("orders", __name__, url_prefix="/api/v1/orders", description="Orders")
@@ -25,7 +26,7 @@ blueprint = Blueprint("orders", __name__, url_prefix="/api/v1/orders", descripti
 @links(201, GetOrder=("get", "/api/v1/orders/{order_id}", {"order_id": "$response.body#/orderId"}))
 def place_order(body: dict) -> service.OrderView:
     items = [
-        service.LineItem(str(item["product_id"]), item["quantity"], item["unit_price"])
+        LineItem(str(item["product_id"]), item["quantity"], item["unit_price"])
         for item in body["items"]
     ]
     request = service.OrderRequest(

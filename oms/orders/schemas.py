@@ -16,7 +16,7 @@ from oms.http.schemas import (
     PageSchema,
     PostalAddress,
 )
-from oms.orders.service import MAX_QUANTITY, STATUSES
+from oms.orders.domain import MAX_QUANTITY, STATUSES
 
 MAX_LINES = 100
 
@@ -75,20 +75,6 @@ class OrderSchema(CamelSchema):
 
 class OrderPage(PageSchema):
     items = fields.List(fields.Nested(OrderSchema), required=True)
-
-
-class OrderSummarySchema(CamelSchema):
-    """The mobile app's light view of an order."""
-
-    order_id = fields.String(required=True)
-    status = fields.String(required=True)
-    total_amount = Money(required=True)
-    created_at = fields.DateTime(required=True)
-    item_count = fields.Integer(required=True)
-
-
-class OrderSummaryPage(PageSchema):
-    items = fields.List(fields.Nested(OrderSummarySchema), required=True)
 
 
 class OrderSearchQuery(PageQuery):

@@ -1,57 +1,43 @@
-"""Use cases of the orders module: placing, following, cancelling and shipping orders."""
+"""Use cases of the orders module: placing, following, cancelling and shipping orders.
+
+The rules of an order live in `oms.orders.domain`; each use case here loads an order,
+calls one of its methods, stores it and publishes what it announced, in one transaction.
+"""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm import selectinload
 
 from oms.bus import Event, UnitOfWork, events
 from oms.db import Page, read_page, utc_now
-from oms.errors import Conflict, Invalid, NotFound
-from oms.money import format_money, to_money
-from oms.orders.models import MESSAGES, Order, OrderEvent, OrderItem
+from oms.errors import NotFound
+from oms.orders import settling, store
+from oms.orders.domain import (
+    CANCELLED,
+    CONFIRMED,
+    CUSTOMER_REQUEST,
+    IN_FLIGHT,
+    PENDING,
+    SAGA_DEADLINE,
+    STATUSES,
+    LineItem,
+    Order,
+    total_of,
+)
+from oms.orders.idempotency import replayed_order
+from oms.orders.models import MESSAGES
+from oms.orders.models import Order as OrderRow
 from oms.runtime import Runtime
 from oms.telemetry import metrics
 
-PENDING, CONFIRMED, PROCESSING, SHIPPED, CANCELLED = (
-    "pending",
-    "confirmed",
-    "processing",
-    "shipped",
-    "cancelled",
-)
-IN_FLIGHT = (PENDING, CONFIRMED)
-NEXT_STATUSES = {
-    PENDING: {CONFIRMED, CANCELLED},
-    CONFIRMED: {PROCESSING, CANCELLED},
-    PROCESSING: {SHIPPED, CANCELLED},
-}
-INSUFFICIENT_INVENTORY = "insufficient_inventory"
-PAYMENT_DECLINED = "payment_declined"
-CUSTOMER_REQUEST = "customer_request"
-SAGA_DEADLINE = "saga_deadline"
 DEADLINE_SWEEP_BATCH = 100
-MAX_ORDER_TOTAL = Decimal("99999999.99")
-MAX_QUANTITY = 1000  # of one product in one order
-
-
-@dataclass(frozen=True)
-class LineItem:
-    product_id: str
-    quantity: int
-    unit_price: Decimal
-
-    @property
-    def line_total(self) -> Decimal:
-        return to_money(self.unit_price * self.quantity)
 
 
 @dataclass(frozen=True)
@@ -85,7 +71,7 @@ class OrderView:
         return self.status not in IN_FLIGHT
 
     @classmethod
-    def of(cls, order: Order) -> OrderView:
+    def of(cls, order: OrderRow) -> OrderView:
         return cls(
             order_id=order.id,
             user_id=order.user_id,
@@ -122,53 +108,47 @@ class OrderRequest:
 
     @property
     def total_amount(self) -> Decimal:
-        return to_money(sum((item.line_total for item in self.items), Decimal(0)))
+        return total_of(self.items)
 
 
 def place_order(rt: Runtime, request: OrderRequest) -> str:
     """Create a pending order, announce it, and return its id; a replayed idempotent
     request creates nothing and returns the first order's id."""
-    if request.total_amount > MAX_ORDER_TOTAL:
-        raise Invalid(
-            "The order is too large.", {"items": [f"The total must not exceed {MAX_ORDER_TOTAL}."]}
-        )
-    _check_quantities(request)
-    if request.idempotency_key:
-        existing = _replay(rt, request)
-        if existing is not None:
-            return existing
-    order = _new_order(rt, request)
+    order = Order.place(
+        str(uuid.uuid4()),
+        request.user_id,
+        request.items,
+        rt.settings.currency,
+        request.shipping_address,
+        request.payment_method,
+        utc_now(),
+    )
+    existing = _replay(rt, request)
+    if existing is not None:
+        return existing
     try:
         with rt.bus.unit_of_work(MESSAGES) as uow:
-            uow.session.add(order)
-            _log(order, "order.created", PENDING, cause="checkout")
-            uow.session.flush()
-            uow.publish(events.ORDER_CREATED, _created_data(order), correlation_id=order.id)
-    except IntegrityError:
-        existing = _replay(rt, request) if request.idempotency_key else None
+            store.add(uow.session, order, request.idempotency_key, request.fingerprint)
+            _announce(uow, order)
+    except IntegrityError:  # another request with the same Idempotency-Key came first
+        existing = _replay(rt, request)
         if existing is None:
             raise
         return existing
     return order.id
 
 
-def _check_quantities(request: OrderRequest) -> None:
-    """The quantity cap holds per product, after lines naming the same product are added up."""
-    per_product: Counter[str] = Counter()
-    for line in request.items:
-        per_product[line.product_id] += line.quantity
-    too_many = sorted(pid for pid, quantity in per_product.items() if quantity > MAX_QUANTITY)
-    if too_many:
-        raise Invalid(
-            "Too many of one product.",
-            {"items": [f"At most {MAX_QUANTITY} of product {pid} per order." for pid in too_many]},
-        )
+def _replay(rt: Runtime, request: OrderRequest) -> str | None:
+    """The order an idempotent request placed before, if this is a replay of it."""
+    if not request.idempotency_key:
+        return None
+    return replayed_order(rt, request.user_id, request.idempotency_key, request.fingerprint)
 
 
 def get_order(rt: Runtime, order_id: str, owner_id: str | None = None) -> OrderView:
     """The order; with `owner_id`, another user's order is not found (not forbidden)."""
     with rt.database.reading() as session:
-        order = session.get(Order, order_id)
+        order = session.get(OrderRow, order_id)
         if order is None or (owner_id is not None and order.user_id != owner_id):
             raise NotFound("No such order.")
         return OrderView.of(order)
@@ -176,15 +156,12 @@ def get_order(rt: Runtime, order_id: str, owner_id: str | None = None) -> OrderV
 
 def list_orders(rt: Runtime, user_id: str, page: int, page_size: int) -> Page:
     query = (
-        select(Order)
-        .where(Order.user_id == user_id)
-        .options(selectinload(Order.items), selectinload(Order.events))
+        select(OrderRow)
+        .where(OrderRow.user_id == user_id)
+        .options(selectinload(OrderRow.items), selectinload(OrderRow.events))
     )
-    order_by = (Order.created_at.desc(), Order.id)
+    order_by = (OrderRow.created_at.desc(), OrderRow.id)
     return read_page(rt.database, query, order_by, page, page_size, OrderView.of)
-
-
-STATUSES = (PENDING, CONFIRMED, PROCESSING, SHIPPED, CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -200,18 +177,18 @@ class OrderFilter:
 
 def search_orders(rt: Runtime, where: OrderFilter, page: int, page_size: int) -> Page:
     """Orders of every customer matching `where`, newest first."""
-    query = select(Order).options(selectinload(Order.items), selectinload(Order.events))
+    query = select(OrderRow).options(selectinload(OrderRow.items), selectinload(OrderRow.events))
     if where.status is not None:
-        query = query.where(Order.status == where.status)
+        query = query.where(OrderRow.status == where.status)
     if where.user_ids is not None:
-        query = query.where(Order.user_id.in_(where.user_ids))
+        query = query.where(OrderRow.user_id.in_(where.user_ids))
     if where.order_id is not None:
-        query = query.where(Order.id == where.order_id)
+        query = query.where(OrderRow.id == where.order_id)
     if where.created_from is not None:
-        query = query.where(Order.created_at >= where.created_from)
+        query = query.where(OrderRow.created_at >= where.created_from)
     if where.created_to is not None:
-        query = query.where(Order.created_at < where.created_to)
-    order_by = (Order.created_at.desc(), Order.id)
+        query = query.where(OrderRow.created_at < where.created_to)
+    order_by = (OrderRow.created_at.desc(), OrderRow.id)
     return read_page(rt.database, query, order_by, page, page_size, OrderView.of)
 
 
@@ -228,7 +205,9 @@ def order_filter(query: dict) -> OrderFilter:
 
 def count_orders_by_status(rt: Runtime) -> dict[str, int]:
     with rt.database.reading() as session:
-        rows = session.execute(select(Order.status, func.count()).group_by(Order.status)).all()
+        rows = session.execute(
+            select(OrderRow.status, func.count()).group_by(OrderRow.status)
+        ).all()
     counts = dict.fromkeys(STATUSES, 0)
     counts.update({status: count for status, count in rows})
     return counts
@@ -238,10 +217,10 @@ def stuck_orders(rt: Runtime, older_than_seconds: float, limit: int = 100) -> li
     """Orders still pending or confirmed `older_than_seconds` after they were placed."""
     cutoff = utc_now() - timedelta(seconds=older_than_seconds)
     query = (
-        select(Order)
-        .where(Order.status.in_(IN_FLIGHT), Order.created_at < cutoff)
-        .options(selectinload(Order.items), selectinload(Order.events))
-        .order_by(Order.created_at)
+        select(OrderRow)
+        .where(OrderRow.status.in_(IN_FLIGHT), OrderRow.created_at < cutoff)
+        .options(selectinload(OrderRow.items), selectinload(OrderRow.events))
+        .order_by(OrderRow.created_at)
         .limit(limit)
     )
     with rt.database.reading() as session:
@@ -250,46 +229,34 @@ def stuck_orders(rt: Runtime, older_than_seconds: float, limit: int = 100) -> li
 
 def count_stuck_orders(rt: Runtime, older_than_seconds: float) -> int:
     cutoff = utc_now() - timedelta(seconds=older_than_seconds)
-    query = select(func.count()).where(Order.status.in_(IN_FLIGHT), Order.created_at < cutoff)
+    query = select(func.count()).where(OrderRow.status.in_(IN_FLIGHT), OrderRow.created_at < cutoff)
     with rt.database.reading() as session:
         return session.scalar(query) or 0
 
 
 def wait_until_settled(rt: Runtime, order_id: str, timeout_seconds: float) -> OrderView:
     """The order once its saga has settled, or as it stands when the wait runs out."""
-    deadline = time.monotonic() + timeout_seconds
-    pause = 0.005
-    while _status_of(rt, order_id) in IN_FLIGHT and time.monotonic() < deadline:
-        time.sleep(pause)
-        pause = min(pause * 1.5, 0.05)
+    settling.wait_for_settlement(rt, order_id, timeout_seconds)
     return get_order(rt, order_id)
-
-
-def _status_of(rt: Runtime, order_id: str) -> str | None:
-    with rt.database.reading() as session:
-        return session.scalar(select(Order.status).where(Order.id == order_id))
 
 
 def cancel_order(rt: Runtime, order_id: str, owner_id: str) -> OrderView:
     with rt.bus.unit_of_work(MESSAGES) as uow:
-        order = _locked_order(uow.session, order_id)
+        order = store.load_for_change(uow.session, order_id)
         if order is None or order.user_id != owner_id:
             raise NotFound("No such order.")
-        if CANCELLED not in NEXT_STATUSES.get(order.status, ()):
-            raise Conflict(f"An order that is {order.status} cannot be cancelled.")
-        _cancel(uow, order, CUSTOMER_REQUEST, cause="customer")
+        order.cancel(CUSTOMER_REQUEST, cause="customer", now=utc_now())
+        _store(uow, order)
     return get_order(rt, order_id)
 
 
 def ship_order(rt: Runtime, order_id: str) -> OrderView:
     with rt.bus.unit_of_work(MESSAGES) as uow:
-        order = _locked_order(uow.session, order_id)
+        order = store.load_for_change(uow.session, order_id)
         if order is None:
             raise NotFound("No such order.")
-        if order.status != PROCESSING:
-            raise Conflict(f"Only a processing order can be shipped; this one is {order.status}.")
-        _move(order, SHIPPED, "order.shipped", cause="admin")
-        uow.publish(events.ORDER_SHIPPED, {"orderId": order.id}, correlation_id=order.id)
+        order.ship(cause="admin", now=utc_now())
+        _store(uow, order)
     return get_order(rt, order_id)
 
 
@@ -302,9 +269,10 @@ def cancel_overdue_orders(rt: Runtime) -> int:
     cancelled = 0
     for order_id in overdue_order_ids(rt, cutoff):
         with rt.bus.unit_of_work(MESSAGES) as uow:
-            order = _locked_order(uow.session, order_id)
+            order = store.load_for_change(uow.session, order_id)
             if order is not None and order.status in IN_FLIGHT:
-                _cancel(uow, order, SAGA_DEADLINE, cause="deadline")
+                order.cancel(SAGA_DEADLINE, cause="deadline", now=utc_now())
+                _store(uow, order)
                 cancelled += 1
     return cancelled
 
@@ -323,7 +291,13 @@ class OrderAudit:
 def audit_orders(rt: Runtime) -> list[OrderAudit]:
     with rt.database.reading() as session:
         rows = session.execute(
-            select(Order.id, Order.status, Order.total_amount, Order.created_at, Order.updated_at)
+            select(
+                OrderRow.id,
+                OrderRow.status,
+                OrderRow.total_amount,
+                OrderRow.created_at,
+                OrderRow.updated_at,
+            )
         ).all()
     return [OrderAudit(*row) for row in rows]
 
@@ -333,9 +307,9 @@ def overdue_order_ids(rt: Runtime, cutoff: datetime) -> list[str]:
     with rt.database.reading() as session:
         return list(
             session.scalars(
-                select(Order.id)
-                .where(Order.status.in_(IN_FLIGHT), Order.created_at < cutoff)
-                .order_by(Order.created_at)
+                select(OrderRow.id)
+                .where(OrderRow.status.in_(IN_FLIGHT), OrderRow.created_at < cutoff)
+                .order_by(OrderRow.created_at)
                 .limit(DEADLINE_SWEEP_BATCH)
             )
         )
@@ -343,151 +317,50 @@ def overdue_order_ids(rt: Runtime, cutoff: datetime) -> list[str]:
 
 def confirm_order(uow: UnitOfWork, event: Event) -> None:
     order = _order_in(uow, event, PENDING)
-    if order is None:
-        return
-    _move(order, CONFIRMED, "order.confirmed", cause=event.type, event_id=event.id)
-    uow.publish(
-        events.ORDER_CONFIRMED,
-        {
-            "orderId": order.id,
-            "userId": order.user_id,
-            "totalAmount": format_money(order.total_amount),
-            "currency": order.currency,
-            "paymentMethod": order.payment_method,
-        },
-        correlation_id=order.id,
-    )
+    if order is not None:
+        order.confirm(cause=event.type, now=utc_now(), event_id=event.id)
+        _store(uow, order)
 
 
 def reject_order(uow: UnitOfWork, event: Event, expected: str, reason: str) -> None:
     order = _order_in(uow, event, expected)
     if order is not None:
-        _cancel(uow, order, reason, cause=event.type, event_id=event.id)
+        order.cancel(reason, cause=event.type, now=utc_now(), event_id=event.id)
+        _store(uow, order)
 
 
 def mark_paid(uow: UnitOfWork, event: Event) -> None:
     order = _order_in(uow, event, CONFIRMED)
     if order is not None:
-        _move(order, PROCESSING, "order.processing", cause=event.type, event_id=event.id)
+        order.mark_paid(cause=event.type, now=utc_now(), event_id=event.id)
+        _store(uow, order)
 
 
 def record_refund(uow: UnitOfWork, event: Event) -> None:
-    order = _locked_order(uow.session, event.data["orderId"])
+    order = store.load_for_change(uow.session, event.data["orderId"])
     if order is not None:
-        _log(order, "refund.created", order.status, cause=event.type, event_id=event.id)
+        order.record_refund(cause=event.type, now=utc_now(), event_id=event.id)
+        _store(uow, order)
 
 
 def _order_in(uow: UnitOfWork, event: Event, status: str) -> Order | None:
     """The event's order if it is still in `status`; a late event changes nothing."""
-    order = _locked_order(uow.session, event.data["orderId"])
+    order = store.load_for_change(uow.session, event.data["orderId"])
     if order is None or order.status != status:
         return None
     return order
 
 
-def _cancel(
-    uow: UnitOfWork, order: Order, reason: str, cause: str, event_id: str | None = None
-) -> None:
-    order.cancel_reason = reason
-    _move(order, CANCELLED, "order.cancelled", cause=cause, event_id=event_id)
-    uow.publish(
-        events.ORDER_CANCELLED,
-        {
-            "orderId": order.id,
-            "items": [{"productId": i.product_id, "quantity": i.quantity} for i in order.items],
-            "reason": reason,
-        },
-        correlation_id=order.id,
-    )
+def _store(uow: UnitOfWork, order: Order) -> None:
+    """Store the order's changes and publish what it announced, in the caller's transaction."""
+    if order.saga_settled:
+        metrics.observe_saga_settled(order.created_at, order.status, order.updated_at)
+    store.save(uow.session, order)
+    _announce(uow, order)
 
 
-def _move(order: Order, status: str, change: str, cause: str, event_id: str | None = None) -> None:
-    if status not in NEXT_STATUSES.get(order.status, ()):
-        raise Conflict(f"An order cannot go from {order.status} to {status}.")
-    if order.status in IN_FLIGHT and status not in IN_FLIGHT:  # the saga settles
-        metrics.observe_saga_settled(order.created_at, status, utc_now())
-    order.status = status
-    order.updated_at = utc_now()
-    _log(order, change, status, cause, event_id)
-
-
-def _log(order: Order, change: str, status: str, cause: str, event_id: str | None = None) -> None:
-    # Added to the session rather than to `order.events`, which would load the timeline.
-    object_session(order).add(  # type: ignore[union-attr]
-        OrderEvent(
-            order_id=order.id,
-            type=change,
-            status=status,
-            cause=cause,
-            event_id=event_id,
-            created_at=utc_now(),
-        )
-    )
-
-
-def _locked_order(session: Session, order_id: str) -> Order | None:
-    return session.scalars(select(Order).where(Order.id == order_id).with_for_update()).first()
-
-
-def _new_order(rt: Runtime, request: OrderRequest) -> Order:
-    now = utc_now()
-    order_id = str(uuid.uuid4())
-    return Order(
-        id=order_id,
-        user_id=request.user_id,
-        status=PENDING,
-        total_amount=request.total_amount,
-        currency=rt.settings.currency,
-        shipping_address=request.shipping_address,
-        payment_method=request.payment_method,
-        idempotency_key=request.idempotency_key,
-        request_fingerprint=request.fingerprint,
-        created_at=now,
-        updated_at=now,
-        items=[
-            OrderItem(
-                order_id=order_id,
-                position=position,
-                product_id=item.product_id,
-                quantity=item.quantity,
-                unit_price=item.unit_price,
-            )
-            for position, item in enumerate(request.items)
-        ],
-    )
-
-
-def _replay(rt: Runtime, request: OrderRequest) -> str | None:
-    with rt.database.reading() as session:
-        order = session.scalars(
-            select(Order).where(
-                Order.user_id == request.user_id,
-                Order.idempotency_key == request.idempotency_key,
-            )
-        ).first()
-        if order is None:
-            return None
-        if order.request_fingerprint != request.fingerprint:
-            raise Invalid(
-                "This Idempotency-Key was used with another request.",
-                {"Idempotency-Key": ["Already used with a different body."]},
-            )
-        return order.id
-
-
-def _created_data(order: Order) -> dict:
-    return {
-        "orderId": order.id,
-        "userId": order.user_id,
-        "items": [
-            {
-                "productId": item.product_id,
-                "quantity": item.quantity,
-                "unitPrice": format_money(item.unit_price),
-            }
-            for item in order.items
-        ],
-        "totalAmount": format_money(order.total_amount),
-        "currency": order.currency,
-        "paymentMethod": order.payment_method,
-    }
+def _announce(uow: UnitOfWork, order: Order) -> None:
+    for announcement in order.announcements:
+        event_type = events.CATALOGUE[announcement.type]
+        uow.publish(event_type, announcement.data, correlation_id=order.id)
+    order.announcements.clear()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from marshmallow import fields, validate
 
 from oms.http.schemas import (
@@ -15,9 +13,9 @@ from oms.http.schemas import (
     PageSchema,
     Text,
 )
+from oms.money import PRICES
 from oms.products.service import MAX_STOCK
 
-MIN_PRICE = Decimal("0.01")  # nothing is given away by mistake
 DESCRIPTION = validate.Length(max=5000)
 
 
@@ -27,7 +25,7 @@ class NewProduct(CamelSchema):
         required=True,
         validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", error="Not a valid SKU."),
     )
-    price = MoneyInput(required=True, minimum=MIN_PRICE)
+    price = MoneyInput(required=True, limits=PRICES)
     description = fields.String(load_default=None, allow_none=True, validate=DESCRIPTION)
     stock = fields.Integer(
         load_default=0, strict=True, validate=validate.Range(min=0, max=MAX_STOCK)
@@ -43,7 +41,7 @@ class ProductQuery(PageQuery):
 
 class ProductChanges(CamelSchema):
     name = Text(max_length=200)
-    price = MoneyInput(minimum=MIN_PRICE)
+    price = MoneyInput(limits=PRICES)
     description = fields.String(allow_none=True, validate=DESCRIPTION)
 
 

@@ -17,10 +17,9 @@ from sqlalchemy.orm import Session as OrmSession
 
 from oms.bus import events
 from oms.db import Page, choose_default, owned_by, read_first, read_page
-from oms.errors import Conflict, DomainError, Invalid, NotFound, Unauthenticated
-from oms.http.auth import ADMIN, CUSTOMER, issue_token
-from oms.http.schemas import camel_case
+from oms.errors import Conflict, Invalid, NotAllowed, NotFound, Unauthenticated
 from oms.runtime import Runtime
+from oms.tokens import ADMIN, CUSTOMER, issue_token
 from oms.users import throttle
 from oms.users.models import MESSAGES, Address, User
 from oms.users.passwords import password_problems
@@ -84,10 +83,12 @@ class SignedIn:
 
 
 _dummy_hash: dict[int, bytes] = {}
+# The profile fields a user may change, as user.updated names them.
+EVENT_FIELDS = {"first_name": "firstName", "last_name": "lastName"}
 
 
-class WrongPassword(DomainError):
-    status_code = 403
+class WrongPassword(NotAllowed):
+    """The current password given to change it is wrong."""
 
 
 def register(
@@ -312,7 +313,7 @@ def update_profile(rt: Runtime, user_id: str, changes: dict) -> UserView:
         for name, value in changed.items():
             setattr(user, name, value)
         if changed:
-            data = {camel_case(name): value for name, value in changed.items()}
+            data = {EVENT_FIELDS[name]: value for name, value in changed.items()}
             uow.publish(events.USER_UPDATED, {"userId": user.id, **data}, correlation_id=user.id)
     return UserView.of(user)
 

@@ -123,7 +123,7 @@ def _seed(shop: Shop) -> dict[str, list[str]]:
     """Real data for the admin (the fuzzing caller) and a customer, by kind of value."""
     plenty = shop.add_product(price="12.50", stock=100_000)["productId"]
     scarce = shop.add_product(price="0.99", stock=1)["productId"]  # checkouts may get 409
-    dearest = shop.add_product(price="1000000.00", stock=100_000)["productId"]  # largest totals
+    dearest = shop.add_product(price="99999999.99", stock=100_000)["productId"]  # largest totals
     customer = shop.register()
     seeded: dict[str, list[str]] = {
         "product": [plenty, scarce, dearest],

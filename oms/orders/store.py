@@ -1,0 +1,105 @@
+"""Orders in and out of the database: the `Order` aggregate as rows, with plain statements."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from oms.orders import models
+from oms.orders.domain import LineItem, Order
+
+ORDERS = models.Order.__table__
+ITEMS = models.OrderItem.__table__
+TIMELINE = models.OrderEvent.__table__
+
+
+def load_for_change(session: Session, order_id: str) -> Order | None:
+    """The order, locked until the transaction ends, or None if there is none."""
+    rows = session.execute(
+        select(ORDERS, ITEMS.c.product_id, ITEMS.c.quantity, ITEMS.c.unit_price)
+        .join(ITEMS, ITEMS.c.order_id == ORDERS.c.id)
+        .where(ORDERS.c.id == order_id)
+        .order_by(ITEMS.c.position)
+        .with_for_update(of=ORDERS)
+    ).all()
+    if not rows:
+        return None
+    row = rows[0]
+    return Order(
+        id=row.id,
+        user_id=row.user_id,
+        status=row.status,
+        total_amount=row.total_amount,
+        currency=row.currency,
+        items=[LineItem(r.product_id, r.quantity, r.unit_price) for r in rows],
+        shipping_address=row.shipping_address,
+        payment_method=row.payment_method,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        cancel_reason=row.cancel_reason,
+    )
+
+
+def add(
+    session: Session, order: Order, idempotency_key: str | None, fingerprint: str | None
+) -> None:
+    """Insert a newly placed order, its lines and its first timeline entries."""
+    session.execute(
+        insert(ORDERS).values(
+            id=order.id,
+            user_id=order.user_id,
+            status=order.status,
+            total_amount=order.total_amount,
+            currency=order.currency,
+            shipping_address=order.shipping_address,
+            payment_method=order.payment_method,
+            cancel_reason=order.cancel_reason,
+            idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+        )
+    )
+    session.execute(
+        insert(ITEMS),
+        [
+            {
+                "order_id": order.id,
+                "position": position,
+                "product_id": item.product_id,
+                "quantity": item.quantity,
+                "unit_price": item.unit_price,
+            }
+            for position, item in enumerate(order.items)
+        ],
+    )
+    _append_changes(session, order)
+
+
+def save(session: Session, order: Order) -> None:
+    """Store what the order's methods changed: its status and its new timeline entries."""
+    session.execute(
+        update(ORDERS)
+        .where(ORDERS.c.id == order.id)
+        .values(status=order.status, cancel_reason=order.cancel_reason, updated_at=order.updated_at)
+    )
+    _append_changes(session, order)
+
+
+def _append_changes(session: Session, order: Order) -> None:
+    if order.changes:
+        session.execute(
+            insert(TIMELINE),
+            [
+                {
+                    "order_id": order.id,
+                    "type": change.type,
+                    "status": change.status,
+                    "cause": change.cause,
+                    "event_id": change.event_id,
+                    "created_at": change.at,
+                }
+                for change in order.changes
+            ],
+        )
+    order.changes.clear()
