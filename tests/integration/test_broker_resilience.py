@@ -37,7 +37,8 @@ from tests.integration.ops import (
     running_oms,
     submit_checkouts,
 )
-from tests.integration.processes import OmsProcesses, TcpProxy, wait_until
+from tests.integration.processes import OmsProcesses, TcpProxy
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 

@@ -33,7 +33,8 @@ from tests.integration.ops import (
     ordered_units,
     running_oms,
 )
-from tests.integration.processes import OmsProcesses, TcpProxy, wait_until
+from tests.integration.processes import OmsProcesses, TcpProxy
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 
