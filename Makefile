@@ -37,8 +37,10 @@ test-fast: $(VENV)/.test-deps
 	$(BIN)/pytest -n auto tests/unit tests/saga -m "not postgres and not rabbitmq and not slow"
 
 ## The long fault drills: outages of several seconds under load, on real processes.
+## Each drives load of its own on this machine: fewer of them at once.
+DRILL_WORKERS ?= 3
 drills: $(VENV)/.test-deps
-	$(PYTEST_PARALLEL) -m drill
+	$(BIN)/pytest -n $(DRILL_WORKERS) --dist worksteal -m drill
 
 ## Benchmark OMS (embedded and broker mode) against this machine's ceilings: ~5 minutes.
 bench: $(VENV)/.test-deps
