@@ -1,9 +1,10 @@
-# The two commands of the README: `make run` and `make test`. Both install what they need.
+# The commands of the README: `make run`, `make test`, `make test-fast`, `make drills`.
+# Each installs what it needs.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint clean chromium lock
+.PHONY: run test test-fast drills bench lint clean chromium lock
 
 $(BIN)/oms: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +21,26 @@ run: $(BIN)/oms
 	$(BIN)/oms db upgrade
 	$(BIN)/oms serve
 
-## Install and run every test (ruff and the import-linter contracts run as tests too).
-test: $(VENV)/.test-deps chromium
-	$(BIN)/pytest
+# Most tests wait (on PostgreSQL, RabbitMQ, the OMS processes they start) rather than
+# compute, so more pytest-xdist workers than cores pay; worksteal evens out the long ones.
+TEST_WORKERS ?= 6
+PYTEST_PARALLEL := $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
+## Install and run every test but the long fault drills (ruff and the import-linter
+## contracts run as tests too).
+test: $(VENV)/.test-deps chromium
+	$(PYTEST_PARALLEL) -m "not drill"
+
+## The fast lane: unit tests and the saga tests on SQLite + the in-memory bus (no broker,
+## no fuzzing), one worker per core.
+test-fast: $(VENV)/.test-deps
+	$(BIN)/pytest -n auto tests/unit tests/saga -m "not postgres and not rabbitmq and not slow"
+
+## The long fault drills: outages of several seconds under load, on real processes.
+## Each drives load of its own on this machine: fewer of them at once.
+DRILL_WORKERS ?= 3
+drills: $(VENV)/.test-deps
+	$(BIN)/pytest -n $(DRILL_WORKERS) --dist worksteal -m drill
 
 ## Benchmark OMS (embedded and broker mode) against this machine's ceilings: ~5 minutes.
 bench: $(VENV)/.test-deps

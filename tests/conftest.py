@@ -8,11 +8,12 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from kombu import Connection
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from oms.app import (
     MODULES,
@@ -137,18 +138,42 @@ def _postgres_admin() -> Engine:
     )
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def _new_database(template: str | None = None) -> Iterator[str]:
+    """A PostgreSQL database of its own (a copy of `template`, or empty), dropped afterwards."""
     admin = _postgres_admin()
     require_service("PostgreSQL", lambda: admin.connect().close())
     name = f"oms_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     yield with_driver(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    with _new_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template() -> Iterator[str]:
+    """A PostgreSQL database after `oms db upgrade`, made once per pytest process (each
+    xdist worker has its own): copying it is five times quicker than migrating."""
+    with _new_database() as url:
+        upgrade(url)
+        yield make_url(url).database or ""
+
+
+@pytest.fixture
+def migrated_postgres_url(migrated_postgres_template: str) -> Iterator[str]:
+    """A PostgreSQL database of one test as `oms db upgrade` leaves it, dropped afterwards."""
+    with _new_database(template=migrated_postgres_template) as url:
+        yield url
 
 
 @pytest.fixture
@@ -179,10 +204,9 @@ def broker_namespace(amqp_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def broker_settings(postgres_url: str, amqp_url: str, broker_namespace: str) -> Settings:
-    upgrade(postgres_url)
+def broker_settings(migrated_postgres_url: str, amqp_url: str, broker_namespace: str) -> Settings:
     return Settings(
-        database_url=postgres_url,
+        database_url=migrated_postgres_url,
         broker_url=amqp_url,
         broker_namespace=broker_namespace,
         jwt_secret=TEST_SECRET,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from werkzeug.test import TestResponse
 
 from oms import users
 from oms.runtime import Runtime
+from tests.polling import wait_until
 
 ADDRESS = {"line1": "1 Main Street", "city": "Springfield", "postalCode": "12345", "country": "US"}
 VISA = {"type": "card", "token": "tok_visa"}
@@ -126,13 +126,14 @@ class Shop:
         queues empty, no transaction open (a handler at work) in the database."""
         if not self.runtime.settings.uses_broker:
             return  # in memory the saga has run by the time a request returns
-        deadline = time.monotonic() + timeout
-        quiet_checks = 0
-        while quiet_checks < 3:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the bus did not settle within {timeout}s")
-            quiet_checks = quiet_checks + 1 if self._bus_is_quiet() else 0
-            time.sleep(0.03)
+        quiet_in_a_row = 0
+
+        def quiet_three_times() -> bool:
+            nonlocal quiet_in_a_row
+            quiet_in_a_row = quiet_in_a_row + 1 if self._bus_is_quiet() else 0
+            return quiet_in_a_row >= 3
+
+        wait_until(quiet_three_times, timeout, interval=0.03, what="the bus quiet")
 
     def _bus_is_quiet(self) -> bool:
         waiting = sum(count for count, _ in self.runtime.bus.outbox_backlog().values())

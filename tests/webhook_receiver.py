@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.polling import wait_until
+
 
 @dataclass(frozen=True)
 class Received:
@@ -60,10 +62,7 @@ class Receiver:
         return self.answer(request, earlier)
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count:
-            assert time.monotonic() < deadline, f"got {len(self.received)} of {count} requests"
-            time.sleep(0.02)
+        wait_until(lambda: len(self.received) >= count, timeout, what=f"{count} requests")
         return list(self.received)
 
     def close(self) -> None:

@@ -26,8 +26,8 @@ from tests.integration.processes import (
     OmsProcesses,
     oms_processes,
     run_oms,
-    wait_until,
 )
+from tests.polling import wait_until
 
 SECRET = "resilience-test-secret-long-enough-for-hs256"
 ADMIN_EMAIL = "ops@example.com"

@@ -19,13 +19,15 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 from sqlalchemy.engine import make_url
+
+from tests.polling import wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OMS = PROJECT_ROOT / ".venv" / "bin" / "oms"
@@ -40,20 +42,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
-
-
-def wait_until(
-    condition: Callable[[], object], timeout: float, interval: float = 0.2, what: str = ""
-) -> object:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"not within {timeout:.0f} s: {what or condition}")
-        time.sleep(interval)
 
 
 def run_oms(env: Mapping[str, str], *args: str, timeout: float = 60.0) -> str:
@@ -145,18 +133,20 @@ class OmsProcesses:
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Until /readyz on the web port answers 200; fail at once if the web tier died."""
-        assert self.web is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.web.running():
-                raise AssertionError(
-                    f"oms serve exited {self.web.popen.returncode}:\n{self.web.log_tail()}"
-                )
+        web = self.web
+        assert web is not None
+
+        def ready() -> bool:
+            if not web.running():
+                raise AssertionError(f"oms serve exited {web.popen.returncode}:\n{web.log_tail()}")
             with suppress(requests.RequestException):
-                if self.readyz(timeout=2) == 200:
-                    return
-            time.sleep(0.2)
-        raise AssertionError(f"/readyz not 200 within {timeout:.0f} s:\n{self.web.log_tail()}")
+                return self.readyz(timeout=2) == 200
+            return False
+
+        try:
+            wait_until(ready, timeout, interval=0.1, what="/readyz 200")
+        except TimeoutError as error:
+            raise AssertionError(f"{error}:\n{web.log_tail()}") from None
 
     def assert_all_alive(self) -> None:
         """No OMS process died on its own (those the test killed excepted)."""
@@ -264,12 +254,10 @@ def group_members(pgid: int) -> list[int]:
 
 
 def _group_gone(pgid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while group_members(pgid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
-    return True
+    try:
+        return wait_until(lambda: not group_members(pgid), timeout, interval=0.1)
+    except TimeoutError:
+        return False
 
 
 def _kill_group(pgid: int) -> None:

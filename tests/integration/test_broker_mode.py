@@ -19,7 +19,7 @@ from oms.bus.rabbitmq import RabbitTransport
 from oms.config import Settings
 from oms.runtime import Runtime
 from tests.conftest import TEST_SECRET, run_with_worker
-from tests.integration.processes import wait_until
+from tests.polling import wait_until
 from tests.support import DECLINED, Shop
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]

@@ -37,7 +37,8 @@ from tests.integration.ops import (
     running_oms,
     submit_checkouts,
 )
-from tests.integration.processes import OmsProcesses, TcpProxy, wait_until
+from tests.integration.processes import OmsProcesses, TcpProxy
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -75,6 +76,7 @@ def test_200_concurrent_checkouts_for_50_units_sell_exactly_50(
         assert_nothing_left_over(ledger, oms, oms_env)
 
 
+@pytest.mark.drill
 def test_a_worker_killed_mid_saga_loses_no_order_and_charges_each_once(
     oms_env: dict[str, str], ledger: Ledger, tmp_path: Path
 ) -> None:
@@ -130,6 +132,7 @@ def hold_outage(oms: OmsProcesses, ledger: Ledger, until: Callable[[], bool]) ->
     return readiness
 
 
+@pytest.mark.drill
 def test_a_broker_outage_delays_checkouts_but_loses_none(
     oms_env: dict[str, str], ledger: Ledger, tmp_path: Path, amqp_url: str
 ) -> None:

@@ -33,9 +33,10 @@ from tests.integration.ops import (
     ordered_units,
     running_oms,
 )
-from tests.integration.processes import OmsProcesses, TcpProxy, wait_until
+from tests.integration.processes import OmsProcesses, TcpProxy
+from tests.polling import wait_until
 
-pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.drill]
 
 CHECKOUTS = 60
 CLIENT_THREADS = 8

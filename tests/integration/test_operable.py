@@ -24,8 +24,8 @@ from tests.integration.processes import (
     oms_environment,
     oms_processes,
     run_oms,
-    wait_until,
 )
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.slow]
 

@@ -29,6 +29,7 @@ from oms.bus.rabbitmq import (
     RabbitTransport,
 )
 from tests.integration.processes import TcpProxy
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -146,14 +147,6 @@ class Recorder:
             return [event.id for name, event in self.received if name == consumer]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the broker")
-        time.sleep(0.02)
-
-
 @contextmanager
 def consuming(transport: RabbitTransport) -> Iterator[list[BaseException]]:
     """Run `transport.consume` in a thread; stop it and check it returns promptly."""
@@ -232,7 +225,9 @@ def test_order_created_reaches_products_and_payments_but_not_unrelated_events(
         publisher.publish(created)
         publisher.publish(unrelated)
         publisher.publish(fence)  # published after `unrelated`: once it is in, all is
-        wait_for(lambda: all(fence.id in recorder.ids(name) for name in ("products", "payments")))
+        wait_until(
+            lambda: all(fence.id in recorder.ids(name) for name in ("products", "payments")), WAIT
+        )
 
     assert errors == []
     assert recorder.ids("products") == [created.id, fence.id]
@@ -266,7 +261,7 @@ def test_publishing_from_many_threads_delivers_each_event_once(
             thread.start()
         for thread in threads:
             thread.join(timeout=WAIT)
-        wait_for(lambda: len(recorder.ids("payments")) >= len(events))
+        wait_until(lambda: len(recorder.ids("payments")) >= len(events), WAIT)
 
     assert errors == []
     assert sorted(recorder.ids("payments")) == sorted(event.id for event in events)
@@ -284,7 +279,7 @@ def test_a_failing_handler_is_retried_and_the_message_acked_only_after_success(
 
     with consuming(consumer) as errors:
         transports().publish(event)
-        wait_for(lambda: len(recorder.ids("products")) == 3)
+        wait_until(lambda: len(recorder.ids("products")) == 3, WAIT)
         time.sleep(0.3)  # room for a wrong fourth delivery
 
     assert errors == []
@@ -312,15 +307,15 @@ def test_a_message_is_not_lost_when_the_consumer_dies_while_handling_it(
 
     with consuming(dying) as errors:
         transports().publish(event)
-        wait_for(lambda: bool(errors))
+        wait_until(lambda: bool(errors), WAIT)
     assert isinstance(errors[0], ProcessDied)
-    wait_for(lambda: message_count(broker, namespace + "payments") == 1)
+    wait_until(lambda: message_count(broker, namespace + "payments") == 1, WAIT)
 
     recorder = Recorder()
     survivor = transports()
     survivor.bind("payments", ["order.created"], recorder.handler("payments"))
     with consuming(survivor) as errors:
-        wait_for(lambda: recorder.ids("payments") == [event.id])
+        wait_until(lambda: recorder.ids("payments") == [event.id], WAIT)
     assert errors == []
     assert message_count(broker, namespace + "payments") == 0
 
@@ -349,8 +344,8 @@ def test_unhandleable_messages_are_dead_lettered_and_the_consumer_goes_on(
         publisher = transports()
         for event in (invalid, poison, good):
             publisher.publish(event)
-        wait_for(lambda: good.id in recorder.ids("products"))
-        wait_for(lambda: message_count(broker, namespace + "products.dead-letter") == 3)
+        wait_until(lambda: good.id in recorder.ids("products"), WAIT)
+        wait_until(lambda: message_count(broker, namespace + "products.dead-letter") == 3, WAIT)
 
     assert errors == []
     assert recorder.ids("products").count(poison.id) == 3  # max_attempts, then dead-lettered
@@ -391,9 +386,9 @@ def test_a_transient_failure_is_retried_past_the_quick_attempts_without_blocking
         publisher = transports()
         publisher.publish(stuck)
         publisher.publish(later)
-        wait_for(lambda: later.id in calls)
+        wait_until(lambda: later.id in calls, WAIT)
         assert stuck.id not in calls[calls.index(later.id) :]  # the later one did not wait
-        wait_for(lambda: calls.count(stuck.id) == 4)
+        wait_until(lambda: calls.count(stuck.id) == 4, WAIT)
 
     assert errors == []
     assert message_count(broker, namespace + "products.dead-letter") == 0
@@ -417,10 +412,11 @@ def test_a_message_that_kills_its_consumer_every_time_ends_in_the_dead_letter_qu
         if attempt == 0:
             transports().publish(event)
         with consuming(dying) as errors:
-            wait_for(
+            wait_until(
                 lambda: (
                     bool(errors) or message_count(broker, namespace + "payments.dead-letter") == 1
-                )
+                ),
+                WAIT,
             )
         if not errors:
             break
@@ -443,7 +439,7 @@ def test_an_event_no_queue_takes_goes_to_the_publishers_unroutable_queue(
             content_type="application/json",
             delivery_mode=2,
         )
-    wait_for(lambda: message_count(broker, namespace + "orders.unroutable") == 1)
+    wait_until(lambda: message_count(broker, namespace + "orders.unroutable") == 1, WAIT)
     [kept] = take_all(broker, namespace + "orders.unroutable")
     assert text(kept.body) == '{"not": "routed"}'
     assert kept.delivery_info["routing_key"] == "order.exploded"
@@ -462,11 +458,11 @@ def test_publish_and_consume_carry_on_after_the_connection_is_cut(
 
     with consuming(consumer) as errors:
         publisher.publish(before)
-        wait_for(lambda: before.id in recorder.ids("orders"))
+        wait_until(lambda: before.id in recorder.ids("orders"), WAIT)
         proxy.stop()  # cuts both the publisher's pooled connection and the consumer's
         proxy.start()
         publisher.publish(after)
-        wait_for(lambda: after.id in recorder.ids("orders"))
+        wait_until(lambda: after.id in recorder.ids("orders"), WAIT)
 
     assert errors == []
     assert set(recorder.ids("orders")) == {before.id, after.id}

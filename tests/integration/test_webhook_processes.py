@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from tests.conftest import TEST_SECRET
-from tests.integration.processes import oms_environment, oms_processes, run_oms, wait_until
+from tests.integration.processes import oms_environment, oms_processes, run_oms
+from tests.polling import wait_until
 from tests.webhook_receiver import Receiver, always, verified
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "hooks-admin@example.com", "a long admin password"

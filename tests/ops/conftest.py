@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import pytest
@@ -13,6 +12,7 @@ from oms.bus.catalogue import CATALOGUE
 from oms.config import Settings
 from oms.ops import create_ops_app
 from oms.runtime import Runtime
+from tests.polling import sweep_until
 from tests.support import Shop
 
 
@@ -76,14 +76,8 @@ class FailingConsumer:
 
 def retry_until_dead(runtime: Runtime) -> None:
     """Make every due try until no failed delivery waits for another."""
-    for _ in range(200):
-        waiting = [
-            entry
-            for entry in runtime.bus.dead_letters.entries(include_waiting=True)
-            if entry.retry_at is not None
-        ]
-        if not waiting:
-            return
-        time.sleep(0.003)
-        runtime.bus.transport.sweep()
-    raise AssertionError("deliveries still waiting for their next try")
+    store = runtime.bus.dead_letters
+    sweep_until(
+        runtime,
+        lambda: all(entry.retry_at is None for entry in store.entries(include_waiting=True)),
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,9 +20,11 @@ from oms.audit import audit
 from oms.config import Settings
 from oms.orders import service as orders_service
 from oms.runtime import Runtime
+from tests.polling import wait_until
 from tests.support import DECLINED, Shop
 
 DEADLINE = 0.5
+HEALED = 10.0  # seconds the upkeep may take to heal the saga
 
 
 @pytest.fixture
@@ -46,13 +48,6 @@ def healing_shop(settings: Settings) -> Iterator[Shop]:
     runtime.close()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_an_order_past_its_deadline_is_cancelled_and_a_late_payment_never_charges(
     healing_shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -69,10 +64,10 @@ def test_an_order_past_its_deadline_is_cancelled_and_a_late_payment_never_charge
     assert response.json["status"] == "confirmed"
     order_id = response.json["orderId"]
 
-    wait_for(lambda: shop.order(customer, order_id)["status"] == "cancelled")
+    wait_until(lambda: shop.order(customer, order_id)["status"] == "cancelled", HEALED)
     monkeypatch.undo()  # the database is back: the waiting order.confirmed goes through
     store = shop.runtime.bus.dead_letters
-    wait_for(lambda: store.entries(include_waiting=True) == [])
+    wait_until(lambda: store.entries(include_waiting=True) == [], HEALED)
 
     details = shop.details(customer, order_id)
     cancelled = details["order"]["events"][-1]
@@ -99,9 +94,9 @@ def test_a_deadline_cancellation_after_payment_is_refunded_once(
     monkeypatch.setattr(orders_service, "mark_paid", orders_database_away)
     order_id = shop.checkout(customer, [(widget["productId"], 1)]).json["orderId"]
 
-    wait_for(lambda: shop.order(customer, order_id)["status"] == "cancelled")
+    wait_until(lambda: shop.order(customer, order_id)["status"] == "cancelled", HEALED)
     monkeypatch.undo()
-    wait_for(lambda: shop.runtime.bus.dead_letters.entries(include_waiting=True) == [])
+    wait_until(lambda: shop.runtime.bus.dead_letters.entries(include_waiting=True) == [], HEALED)
     details = shop.details(customer, order_id)
 
     assert details["order"]["status"] == "cancelled"  # the late payment.completed is ignored

@@ -17,6 +17,8 @@ PORTS = ["orders", "products", "users", "payments", "web", "mobile"]
 REGISTER = "/api/v1/auth/register"
 PRODUCTS = "/api/v1/products"
 CHECKOUT = "/api/v1/checkout"
+# No product has this id; fixed, so every pytest-xdist worker collects the same test ids.
+UNKNOWN_PRODUCT = f"{PRODUCTS}/6f1c2e0a-3b7d-4c5e-9a8f-0d1e2f3a4b5c"
 ME = "/api/v1/users/me"
 
 # The routes the contract gives each port, with their methods.
@@ -464,9 +466,7 @@ def test_unknown_route_is_a_json_404_on_every_port(shop: Shop, port: str) -> Non
     assert "<html" not in response.get_data(as_text=True).lower()
 
 
-@pytest.mark.parametrize(
-    "path", [f"{PRODUCTS}/{uuid.uuid4()}", f"{PRODUCTS}/not-a-uuid", "/api/v1/products/"]
-)
+@pytest.mark.parametrize("path", [UNKNOWN_PRODUCT, f"{PRODUCTS}/not-a-uuid", "/api/v1/products/"])
 def test_unknown_or_malformed_id_is_a_json_404(shop: Shop, path: str) -> None:
     response = shop.web.get(path, follow_redirects=True)
 
@@ -481,7 +481,7 @@ def test_unknown_or_malformed_id_is_a_json_404(shop: Shop, path: str) -> None:
     [
         ("put", "/api/v1/auth/login", {"POST"}),
         ("get", "/api/v1/auth/register", {"POST"}),
-        ("delete", f"{PRODUCTS}/{uuid.uuid4()}", {"GET", "PATCH"}),
+        ("delete", UNKNOWN_PRODUCT, {"GET", "PATCH"}),
         ("get", CHECKOUT, {"POST"}),
         ("delete", "/api/v1/orders", {"GET"}),
     ],

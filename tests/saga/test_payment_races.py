@@ -18,7 +18,6 @@ from oms import payments
 from oms.app import start_runtime
 from oms.bus import Event
 from oms.config import Settings
-from oms.migrate import upgrade
 from oms.runtime import Runtime
 from tests.conftest import TEST_SECRET
 
@@ -95,11 +94,10 @@ def test_either_order_of_confirmed_and_cancelled_leaves_nothing_charged(
 
 
 @pytest.fixture
-def postgres_runtime(postgres_url: str) -> Iterator[Runtime]:
+def postgres_runtime(migrated_postgres_url: str) -> Iterator[Runtime]:
     """PostgreSQL, where two consumer threads really do run at once."""
-    upgrade(postgres_url)
     runtime = start_runtime(
-        Settings(database_url=postgres_url, jwt_secret=TEST_SECRET, bcrypt_rounds=4)
+        Settings(database_url=migrated_postgres_url, jwt_secret=TEST_SECRET, bcrypt_rounds=4)
     )
     yield runtime
     runtime.close()

@@ -8,7 +8,7 @@ import hmac
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -18,10 +18,12 @@ from oms.app import create_port_apps, start_runtime, start_webhook_thread
 from oms.config import Settings
 from oms.webhooks.sender import post
 from tests.conftest import run_with_worker
+from tests.polling import wait_until
 from tests.support import Customer, Shop
 from tests.webhook_receiver import Received, Receiver, always, fail_first_try_of, verified
 
 WEBHOOKS = "/api/v1/webhooks"
+DELIVERED = 20.0  # seconds a delivery may take to be seen, on a loaded machine
 # What the tests run with: private targets allowed (the receiver is on 127.0.0.1), a
 # short first retry, and a delivery loop that looks often.
 FAST = {
@@ -87,13 +89,6 @@ def deliveries(shop: Shop, webhook_id: str, query: str = "") -> list[dict]:
     return response.json["items"]
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 # --- delivery -----------------------------------------------------------------------------
 
 
@@ -153,7 +148,9 @@ def test_an_endpoint_gets_only_the_events_it_subscribed_to(webhook_shop: Shop) -
         product = shop.add_product()
         shop.checkout(customer, [(product["productId"], 1)])
 
-        wait_until(lambda: {"user.created", "product.created"} <= types_of(receiver.received))
+        wait_until(
+            lambda: {"user.created", "product.created"} <= types_of(receiver.received), DELIVERED
+        )
         shop.settle()
         time.sleep(1.5)  # past the ordering grace: anything else would have come by now
     finally:
@@ -212,7 +209,7 @@ def test_a_redelivery_sends_the_same_event_again_and_logs_the_attempt(
     shipped = shop.web.post(f"/api/v1/orders/{order_id}/ship", headers=shop.admin.headers)
     assert shipped.status_code == 200
     first = receiver.wait_for(1)[0]
-    wait_until(lambda: deliveries(shop, hook["webhookId"])[0]["status"] == "succeeded")
+    wait_until(lambda: deliveries(shop, hook["webhookId"])[0]["status"] == "succeeded", DELIVERED)
     delivery = deliveries(shop, hook["webhookId"])[0]
 
     response = shop.web.post(
@@ -227,7 +224,7 @@ def test_a_redelivery_sends_the_same_event_again_and_logs_the_attempt(
     assert again.headers["OMS-Event-Id"] == first.headers["OMS-Event-Id"]
     assert again.body == first.body
     assert verified(hook["secret"], again)
-    wait_until(lambda: deliveries(shop, hook["webhookId"])[0]["attempts"] == 2)
+    wait_until(lambda: deliveries(shop, hook["webhookId"])[0]["attempts"] == 2, DELIVERED)
     log = deliveries(shop, hook["webhookId"])[0]
     assert log["status"] == "succeeded"
     assert [a["responseCode"] for a in log["history"]] == [200, 200]
@@ -246,7 +243,7 @@ def test_a_failing_endpoint_runs_out_of_attempts_is_disabled_and_can_be_revived(
     try:
         hook = register(shop, receiver.url, ["user.created"])
         shop.register()
-        wait_until(lambda: deliveries(shop, hook["webhookId"])[0]["status"] == "failed")
+        wait_until(lambda: deliveries(shop, hook["webhookId"])[0]["status"] == "failed", DELIVERED)
         endpoint = shop.web.get(f"{WEBHOOKS}/{hook['webhookId']}", headers=shop.admin.headers)
         delivery = deliveries(shop, hook["webhookId"], "?status=failed")[0]
         redeliver = f"{WEBHOOKS}/{hook['webhookId']}/deliveries/{delivery['deliveryId']}/redeliver"
@@ -257,7 +254,9 @@ def test_a_failing_endpoint_runs_out_of_attempts_is_disabled_and_can_be_revived(
             f"{WEBHOOKS}/{hook['webhookId']}", json={"enabled": True}, headers=shop.admin.headers
         )
         replayed = shop.web.post(redeliver, headers=shop.admin.headers)
-        wait_until(lambda: deliveries(shop, hook["webhookId"])[0]["status"] == "succeeded")
+        wait_until(
+            lambda: deliveries(shop, hook["webhookId"])[0]["status"] == "succeeded", DELIVERED
+        )
     finally:
         receiver.close()
         next(shops, None)
@@ -289,7 +288,9 @@ def test_several_delivery_loops_never_send_one_delivery_twice(webhook_shop: Shop
             loop.start()
         for loop in loops:
             loop.join()
-        wait_until(lambda: customers <= {r.event["data"]["userId"] for r in slow.received})
+        wait_until(
+            lambda: customers <= {r.event["data"]["userId"] for r in slow.received}, DELIVERED
+        )
         time.sleep(0.5)
         received = list(slow.received)
     finally:
@@ -311,7 +312,7 @@ def test_an_endpoint_that_hangs_does_not_hold_up_the_others(settings: Settings) 
         shop.register()
         [reached_quick] = quick.wait_for(1)
         [reached_hanging] = hanging.wait_for(1)
-        wait_until(lambda: deliveries(shop, slow_hook["webhookId"])[0]["attempts"] == 1)
+        wait_until(lambda: deliveries(shop, slow_hook["webhookId"])[0]["attempts"] == 1, DELIVERED)
         timed_out = deliveries(shop, slow_hook["webhookId"])[0]
     finally:
         next(shops, None)

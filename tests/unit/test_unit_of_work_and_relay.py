@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -27,6 +26,7 @@ from oms.bus.bus import SWEEP_BATCH
 from oms.bus.transport import Delivery, Forget, Transport
 from oms.config import Settings
 from oms.runtime import Runtime
+from tests.polling import sweep_until
 
 
 class Boom(RuntimeError):
@@ -346,15 +346,6 @@ def quick_retries(settings: Settings) -> Iterator[Runtime]:
     runtime.close()
 
 
-def _sweep_until(runtime: Runtime, condition: Callable[[], bool], rounds: int = 50) -> None:
-    for _ in range(rounds):
-        if condition():
-            return
-        time.sleep(0.005)
-        runtime.bus.transport.sweep()
-    raise AssertionError("the condition did not come true")
-
-
 def test_a_failing_delivery_waits_for_a_later_try_while_other_consumers_get_the_event(
     runtime: Runtime,
 ) -> None:
@@ -390,7 +381,7 @@ def test_a_transient_failure_is_retried_when_due_and_then_forgotten(
     quick_retries.bus.transport.bind("orders", ["order.shipped"], flaky)
     quick_retries.bus.transport.publish(_shipped_event())
 
-    _sweep_until(quick_retries, lambda: len(attempts) == 3)
+    sweep_until(quick_retries, lambda: len(attempts) == 3)
     assert quick_retries.bus.dead_letters.entries(include_waiting=True) == []
 
 
@@ -407,7 +398,7 @@ def test_a_delivery_that_fails_every_time_is_dead_lettered_after_a_few_tries(
     event = _shipped_event()
     quick_retries.bus.transport.publish(event)
 
-    _sweep_until(quick_retries, lambda: quick_retries.bus.dead_letters.entries() != [])
+    sweep_until(quick_retries, lambda: quick_retries.bus.dead_letters.entries() != [])
     [dead] = quick_retries.bus.dead_letters.entries()
     assert len(attempts) == dead.attempts == quick_retries.settings.max_delivery_attempts
     assert (dead.event_id, dead.event_type, dead.retry_at) == (event.id, "order.shipped", None)
@@ -424,7 +415,7 @@ def test_a_transient_failure_is_dead_lettered_once_the_retry_budget_is_spent(
     try:
         runtime.bus.transport.bind("orders", ["order.shipped"], _always(ConnectionError("away")))
         runtime.bus.transport.publish(_shipped_event())
-        _sweep_until(runtime, lambda: runtime.bus.dead_letters.entries() != [], rounds=200)
+        sweep_until(runtime, lambda: runtime.bus.dead_letters.entries() != [], timeout=5.0)
         [dead] = runtime.bus.dead_letters.entries()
         assert dead.attempts > 1
     finally:
@@ -445,7 +436,7 @@ def test_a_dead_letter_replayed_after_the_fault_is_fixed_is_handled_and_forgotte
     quick_retries.bus.subscribe(users.MESSAGES, {events.ORDER_SHIPPED: handler})
     event = _shipped_event()
     quick_retries.bus.transport.publish(event)
-    _sweep_until(quick_retries, lambda: quick_retries.bus.dead_letters.entries() != [])
+    sweep_until(quick_retries, lambda: quick_retries.bus.dead_letters.entries() != [])
 
     broken["yes"] = False
     assert quick_retries.bus.replay(quick_retries.bus.dead_letters.entries()) == []
