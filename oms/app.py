@@ -50,12 +50,13 @@ def start_runtime(settings: Settings, transport: Transport | None = None) -> Run
     return runtime
 
 
-def create_port_apps(runtime: Runtime) -> dict[str, Flask]:
-    apps = {
-        name: create_port_app(name, title, runtime, blueprints)
-        for name, (title, blueprints) in PORT_APPS.items()
-    }
-    for app in apps.values():  # a token counts only while its user has not changed
+def create_port_apps(runtime: Runtime, names: Iterable[str] = tuple(PORT_APPS)) -> dict[str, Flask]:
+    """The app of each port in `names` (all of them by default)."""
+    apps = {}
+    for name in names:
+        title, blueprints = PORT_APPS[name]
+        apps[name] = app = create_port_app(name, title, runtime, blueprints)
+        # a token counts only while its user has not changed
         app.extensions[TOKEN_CHECK] = functools.partial(users.token_is_current, runtime)
     return apps
 

@@ -17,7 +17,6 @@ from sqlalchemy import Engine, create_engine, make_url, text
 
 from oms.app import (
     MODULES,
-    create_port_apps,
     start_runtime,
     start_upkeep_thread,
     start_webhook_thread,
@@ -112,7 +111,7 @@ def shuffled_runtime(settings: Settings, request: pytest.FixtureRequest) -> Iter
 
 @pytest.fixture
 def shop(runtime: Runtime) -> Shop:
-    return Shop(create_port_apps(runtime), runtime)
+    return Shop(runtime)
 
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -245,4 +244,4 @@ def saga_shop(request: pytest.FixtureRequest) -> Shop:
     """The same OMS in both modes: SQLite + in-memory bus, and PostgreSQL + RabbitMQ (and,
     in SHUFFLED_MODULES, the in-memory bus with its deliveries shuffled)."""
     runtime = request.getfixturevalue(SAGA_RUNTIMES[request.param])
-    return Shop(create_port_apps(runtime), runtime)
+    return Shop(runtime)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
 from flask.testing import FlaskClient
 from kombu import Connection
 from sqlalchemy import text
 from werkzeug.test import TestResponse
 
 from oms import users
+from oms.app import PORT_APPS, create_port_apps
 from oms.runtime import Runtime
 from tests.polling import wait_until
 
@@ -40,20 +41,45 @@ class Customer:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+class PortClients(Mapping[str, FlaskClient]):
+    """A test client per port, its app built on first use: most tests talk to one or two
+    ports, and building all six apps (their OpenAPI documents) costs more than many a test."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._built: dict[str, FlaskClient] = {}
+
+    def __getitem__(self, port: str) -> FlaskClient:
+        if port not in self._built:
+            app = create_port_apps(self.runtime, [port])[port]
+            self._built[port] = app.test_client()
+        return self._built[port]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(PORT_APPS)
+
+    def __len__(self) -> int:
+        return len(PORT_APPS)
+
+
 class Shop:
     """OMS behind its six ports, with an admin and helpers to build data through the API."""
 
-    def __init__(self, apps: dict[str, Flask], runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.clients: dict[str, FlaskClient] = {
-            name: app.test_client() for name, app in apps.items()
-        }
-        self.web = self.clients["web"]
-        self.mobile = self.clients["mobile"]
+        self.clients = PortClients(runtime)
         signed_in = users.create_admin(
             runtime, f"admin-{uuid.uuid4().hex[:8]}@example.com", PASSWORD
         )
         self.admin = Customer(signed_in.user_id, signed_in.email, signed_in.token)
+
+    @property
+    def web(self) -> FlaskClient:
+        return self.clients["web"]
+
+    @property
+    def mobile(self) -> FlaskClient:
+        return self.clients["mobile"]
 
     def register(self, email: str | None = None) -> Customer:
         email = email or f"customer-{next(_sequence)}-{uuid.uuid4().hex[:6]}@example.com"

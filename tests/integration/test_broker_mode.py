@@ -38,7 +38,7 @@ class DeliverTwice(RabbitTransport):
 def twice_shop(broker_settings: Settings) -> Iterator[Shop]:
     transport = DeliverTwice(broker_settings.broker_url, namespace=broker_settings.broker_namespace)
     for runtime in run_with_worker(start_runtime(broker_settings, transport)):
-        yield Shop(create_port_apps(runtime), runtime)
+        yield Shop(runtime)
 
 
 def count(runtime: Runtime, sql: str, **params: object) -> int:
@@ -194,7 +194,7 @@ def _dead_letter_queue_depth(settings: Settings, consumer: str) -> int:
 
 @pytest.fixture
 def saga_broker_shop(broker_runtime: Runtime) -> Shop:
-    return Shop(create_port_apps(broker_runtime), broker_runtime)
+    return Shop(broker_runtime)
 
 
 def readiness(settings: Settings) -> tuple[int, dict]:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from werkzeug.test import TestResponse
 
-from oms.app import create_port_apps, start_runtime
+from oms.app import start_runtime
 from oms.config import Settings
 from tests.integration.processes import TcpProxy
 from tests.support import Shop
@@ -44,7 +44,7 @@ def shop_via_link(broker_settings: Settings, database_link: TcpProxy) -> Iterato
         checkout_wait_seconds=2.0,
     )
     runtime = start_runtime(settings)
-    yield Shop(create_port_apps(runtime), runtime)
+    yield Shop(runtime)
     runtime.close()
 
 

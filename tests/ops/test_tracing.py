@@ -30,7 +30,7 @@ main = Path(tempfile.mkdtemp()) / "oms.db"
 upgrade(f"sqlite:///{{main}}")
 settings = Settings(database_url=f"sqlite:///{{main}}", jwt_secret="x" * 40, bcrypt_rounds=4)
 runtime = start_runtime(settings)
-shop = Shop(create_port_apps(runtime), runtime)
+shop = Shop(runtime)
 product = shop.add_product(stock=2)["productId"]
 customer = shop.register()
 headers = {{**customer.headers, "traceparent": "00-{TRACE_ID}-00f067aa0ba902b7-01"}}

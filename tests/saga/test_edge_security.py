@@ -13,7 +13,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from oms.app import create_port_apps, start_runtime
+from oms.app import start_runtime
 from oms.config import Settings, _local_secret
 from oms.db import sqlite_schema_files
 from oms.runtime import Runtime
@@ -26,7 +26,7 @@ ALLOWED = "https://shop.example.com"
 
 def _shop(settings: Settings, **changes: object) -> tuple[Shop, Runtime]:
     runtime = start_runtime(replace(settings, **changes))
-    return Shop(create_port_apps(runtime), runtime), runtime
+    return Shop(runtime), runtime
 
 
 @pytest.fixture

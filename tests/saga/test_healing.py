@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from oms import cli, payments
-from oms.app import create_port_apps, start_runtime, start_upkeep_thread
+from oms.app import start_runtime, start_upkeep_thread
 from oms.audit import audit
 from oms.config import Settings
 from oms.orders import service as orders_service
@@ -42,7 +42,7 @@ def healing_shop(settings: Settings) -> Iterator[Shop]:
     )
     stop = threading.Event()
     upkeep = start_upkeep_thread(runtime, stop)
-    yield Shop(create_port_apps(runtime), runtime)
+    yield Shop(runtime)
     stop.set()
     upkeep.join(timeout=10)
     runtime.close()

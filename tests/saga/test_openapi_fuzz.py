@@ -111,7 +111,7 @@ def fuzzed_oms(
     )
     try:
         apps = create_port_apps(runtime)
-        shop = Shop(apps, runtime)  # signs in an admin made with users.create_admin
+        shop = Shop(runtime)  # signs in an admin made with users.create_admin
         SEEDED.update(_seed(shop))
         yield FuzzedOms(apps, shop.admin)
     finally:

@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 
 from oms import webhooks
-from oms.app import create_port_apps, start_runtime, start_webhook_thread
+from oms.app import start_runtime, start_webhook_thread
 from oms.config import Settings
 from oms.webhooks.sender import post
 from tests.conftest import run_with_worker
@@ -46,7 +46,7 @@ def embedded_shop(settings: Settings) -> Iterator[Shop]:
     runtime = start_runtime(settings)
     stop = threading.Event()
     loop = start_webhook_thread(runtime, stop)
-    yield Shop(create_port_apps(runtime), runtime)
+    yield Shop(runtime)
     stop.set()
     loop.join(timeout=10)
     runtime.close()
@@ -62,7 +62,7 @@ def webhook_shop(request: pytest.FixtureRequest) -> Iterator[Shop]:
         return
     settings = replace(request.getfixturevalue("broker_settings"), **FAST)
     for runtime in run_with_worker(start_runtime(settings)):
-        yield Shop(create_port_apps(runtime), runtime)
+        yield Shop(runtime)
 
 
 def register(shop: Shop, url: str, events: list[str], **extra: object) -> dict:

@@ -19,7 +19,7 @@ import jwt
 import pytest
 from werkzeug.test import TestResponse
 
-from oms.app import create_port_apps, start_runtime
+from oms.app import start_runtime
 from oms.bus import Event, MalformedEvent
 from oms.bus.catalogue import event_type_of
 from oms.config import Settings
@@ -70,7 +70,7 @@ def held(risk: str, condition: bool, what: str) -> None:
 @pytest.fixture
 def owasp_shop(settings: Settings) -> Iterator[Shop]:
     runtime = start_runtime(replace(settings, cors_origins=("https://shop.example.com",)))
-    yield Shop(create_port_apps(runtime), runtime)
+    yield Shop(runtime)
     runtime.close()
 
 
@@ -273,7 +273,7 @@ def test_api5_customers_cannot_call_admin_functions(owasp_shop: Shop) -> None:
 def test_api6_bursts_of_checkouts_and_sign_ups_are_limited(settings: Settings) -> None:
     runtime = start_runtime(replace(settings, checkout_rate_limit=5, register_rate_limit=5))
     try:
-        shop = Shop(create_port_apps(runtime), runtime)
+        shop = Shop(runtime)
         customer = shop.register()
         product = shop.add_product(stock=1000)["productId"]
         answers = [shop.checkout(customer, [(product, 1)]) for _ in range(8)]
