@@ -27,7 +27,7 @@ test: $(VENV)/.test-deps chromium
 
 ## Benchmark OMS (embedded and broker mode) against this machine's ceilings: ~5 minutes.
 bench: $(VENV)/.test-deps
-	$(BIN)/oms bench
+	$(BIN)/python -m benchmarks
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .

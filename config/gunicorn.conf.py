@@ -17,7 +17,7 @@ worker_class = "oms.http.serving.BufferingThreadWorker"
 worker_connections = int(os.environ.get("OMS_WEB_CONNECTIONS", "1000"))
 # Embedded (SQLite): one process with threads. More processes would each run their own
 # sagas correctly, but SQLite has a single writer and processes waiting for it sleep in
-# its busy handler; measured with `oms bench`, two processes gave a lower rate and a p99
+# its busy handler; measured with `make bench`, two processes gave a lower rate and a p99
 # six times worse. On PostgreSQL + RabbitMQ the web tier scales out in processes.
 _default_workers = multiprocessing.cpu_count() if _settings.uses_broker else 1
 workers = int(os.environ.get("OMS_WEB_WORKERS", _default_workers))

@@ -1,4 +1,4 @@
-"""The `oms` command: serve, worker, db upgrade, create-admin, dead-letters, audit, bench."""
+"""The `oms` command: serve, worker, db upgrade, create-admin, dead-letters, audit."""
 
 from __future__ import annotations
 
@@ -268,13 +268,6 @@ def _admin_input_problem(email: str, password: str) -> str | None:
     return f"--password: {' '.join(problems)}" if problems else None
 
 
-def bench(settings: Settings, args: argparse.Namespace) -> int:
-    """Benchmark: starts its own OMS processes (embedded and broker) and drives them over HTTP."""
-    from oms.bench.run import main as run_bench
-
-    return run_bench(args)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oms", description="OMS order management system")
     commands = parser.add_subparsers(required=True, metavar="command")
@@ -317,11 +310,6 @@ def _parser() -> argparse.ArgumentParser:
         help="leave cancellations younger than this to finish compensating (default 10)",
     )
     audit_parser.set_defaults(command=audit)
-    from oms.bench.options import add_arguments as bench_arguments  # argparse only
-
-    bench_parser = commands.add_parser("bench", help="benchmark OMS against the machine's ceilings")
-    bench_arguments(bench_parser)
-    bench_parser.set_defaults(command=bench)
     return parser
 
 

@@ -74,13 +74,23 @@ class Client:
     def post(
         self, path: str, body: dict, token: str | None = None, key: str | None = None
     ) -> requests.Response:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if key:
             headers["Idempotency-Key"] = key
-        return session.post(self.base_url + path, json=body, headers=headers, timeout=30)
+        return self._session().post(self.base_url + path, json=body, headers=headers, timeout=30)
+
+    def get(self, path: str, token: str | None = None) -> dict:
+        """The JSON of a GET that must answer 200."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = self._session().get(self.base_url + path, headers=headers, timeout=30)
+        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
     def login(self, email: str, password: str) -> str:
         response = self.post("/api/v1/auth/login", {"email": email, "password": password})

@@ -246,7 +246,7 @@ def oms_processes(
         oms.stop_all()
 
 
-def _group_members(pgid: int) -> list[int]:
+def group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes of a process group, read from /proc."""
     members = []
     for entry in Path("/proc").iterdir():
@@ -265,7 +265,7 @@ def _group_members(pgid: int) -> list[int]:
 
 def _group_gone(pgid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while _group_members(pgid):
+    while group_members(pgid):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.1)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from oms.bench.calibrate import SagaCost
+from benchmarks.calibrate import SagaCost
 
 EMBEDDED_TARGET = 300.0  # settled checkouts per second
 BROKER_SHARE_TARGET = 0.5  # of the saga ceiling

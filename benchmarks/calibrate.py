@@ -26,13 +26,13 @@ from typing import Any
 import psycopg2
 from kombu import Connection, Consumer, Queue, binding
 
-from oms.app import MODULES
-from oms.bench.api import Api, Shop
-from oms.bench.stats import latency_ms
+from benchmarks.api import Shop
+from benchmarks.stats import latency_ms
 from oms.bus.catalogue import PUBLISHERS  # one topic exchange per publishing module
 from oms.bus.rabbitmq import RabbitTransport
+from oms.db import SCHEMAS  # each module's schema, and each consumer's queue
+from tests.integration.ops import Client
 
-SCHEMAS = tuple(module.metadata.schema for module in MODULES)  # each consumer's queue too
 QUIET_CHECKS = 3  # consecutive unchanged looks, POLL apart
 POLL = 0.05
 QUIET_TIMEOUT = 10.0
@@ -96,23 +96,22 @@ def _mode(values: list[int]) -> int:
 
 
 def calibrate(
-    api: Api, shop: Shop, database_url: str, amqp_url: str, namespace: str, checkouts: int
+    client: Client, shop: Shop, database_url: str, amqp_url: str, namespace: str, checkouts: int
 ) -> SagaCost:
     customer = shop.customers[0]
     cost = SagaCost(checkouts=checkouts)
     with _postgres(database_url) as pg, _MessageCounter(amqp_url, namespace) as counter:
         for index in range(WARMUP_CHECKOUTS):
-            api.checkout(customer, shop.products[index % len(shop.products)])
+            client.checkout(customer, [(shop.products[index % len(shop.products)], 1)])
             _await_quiet(pg, counter)
         counter.reset()
         cost.background_xids_per_second = _background(pg)
         inbox_before = _inbox_counts(pg)
         xid = _xid(pg)
         for index in range(checkouts):
-            began = time.monotonic()
-            status, _ = api.checkout(customer, shop.products[index % len(shop.products)])
-            cost.latencies.append(time.monotonic() - began)
-            cost.statuses.append(status)
+            answer = client.checkout(customer, [(shop.products[index % len(shop.products)], 1)])
+            cost.latencies.append(answer.ended - answer.started)
+            cost.statuses.append(answer.code or 0)
             _await_quiet(pg, counter)
             after = _xid(pg)
             cost.commits.append(after - xid - 1)

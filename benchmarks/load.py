@@ -10,7 +10,9 @@ the plan's common parameters and its own, then calls `step` in a loop:
 
 Every step returns samples (plain tuples, see `Sample`), merged in the parent. All
 processes start together after every thread has connected; every loop ends at the
-deadline, and the parent terminates whatever has not reported back in time.
+deadline, and the parent terminates whatever has not reported back in time. Meanwhile
+each process keeps a running count of its samples (and failed ones) in shared memory,
+which the parent shows as the phase's progress line.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
+from benchmarks.progress import ProgressLine
+
 SETUP_TIMEOUT = 60.0  # seconds for every thread to connect
 REPORT_GRACE = 60.0  # seconds after the deadline for in-flight requests and the hand-over
+COUNT_INTERVAL = 0.25  # seconds between two updates of a process's running count
 
 
 class Sample(NamedTuple):
@@ -41,6 +46,11 @@ class Sample(NamedTuple):
     settled: float  # when its outcome was final (0.0: never)
     ref: str  # e.g. the order id
     note: str  # e.g. the order status, or what went wrong
+
+    @property
+    def failed(self) -> bool:
+        """No answer, a failed operation (status 0), or an HTTP error."""
+        return self.status == 0 or self.status >= 400
 
 
 class Client(Protocol):
@@ -57,6 +67,7 @@ class Plan:
     own: list[dict[str, Any]]  # one per thread: len(own) is the concurrency
     duration: float
     processes: int
+    label: str  # what the progress line calls the phase
     rate: float = 0.0  # > 0: open loop at this total rate, per second
 
     @property
@@ -87,10 +98,11 @@ def run(plan: Plan) -> Result:
     go = context.Barrier(processes + 1)
     start_at = context.Value("d", 0.0)
     reports = context.Queue()
+    counts = context.Array("q", 2 * processes, lock=False)  # per process: samples, failed
     children = [
         context.Process(
             target=_child,
-            args=(plan, slot, processes, ready, go, start_at, reports),
+            args=(plan, slot, processes, ready, go, start_at, reports, counts),
             daemon=True,
             name=f"oms-bench-load-{slot}",
         )
@@ -102,16 +114,25 @@ def run(plan: Plan) -> Result:
         ready.wait(timeout=SETUP_TIMEOUT)
         start_at.value = time.monotonic() + 0.05
         go.wait(timeout=SETUP_TIMEOUT)
-        return _collect(reports, children, start_at.value, plan.duration)
+        with ProgressLine(plan.label, plan.duration) as progress:
+            return _collect(reports, children, start_at.value, plan.duration, counts, progress)
     finally:
         _stop(children)
 
 
-def _collect(reports: Any, children: list[Any], started: float, duration: float) -> Result:
+def _collect(
+    reports: Any,
+    children: list[Any],
+    started: float,
+    duration: float,
+    counts: Any,
+    progress: ProgressLine,
+) -> Result:
     result = Result([], started, started + duration)
     give_up = result.deadline + REPORT_GRACE
     waiting = len(children)
     while waiting and time.monotonic() < give_up:
+        progress.show(sum(counts[0::2]), sum(counts[1::2]), time.monotonic() - started)
         all_gone = not any(child.is_alive() for child in children)
         try:  # a child that has exited has flushed its report: one more look finds it
             samples, problems, cpu = reports.get(timeout=1.0 if all_gone else 0.5)
@@ -123,6 +144,8 @@ def _collect(reports: Any, children: list[Any], started: float, duration: float)
         result.samples.extend(Sample(*sample) for sample in samples)
         result.problems.extend(problems)
         result.cpu_seconds += cpu
+    elapsed = min(time.monotonic() - started, duration)  # a drained consumer ends early
+    progress.finish(sum(counts[0::2]), sum(counts[1::2]), elapsed)
     if waiting:
         result.problems.append(f"{waiting} load process(es) did not report")
     result.samples.sort(key=lambda sample: sample.due)
@@ -151,6 +174,7 @@ def _child(
     go: Any,
     start_at: Any,
     reports: Any,
+    counts: Any,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us
     workers = list(range(slot, plan.concurrency, processes))
@@ -160,19 +184,43 @@ def _child(
     go.wait(timeout=SETUP_TIMEOUT)
     start = start_at.value
     began = _cpu_seconds()
-    collected: list[list[tuple]] = [[] for _ in clients]
+    collected: list[list[Sample]] = [[] for _ in clients]
     threads = [
         threading.Thread(
             target=_loop, args=(plan, worker, client, start, collected[index], problems)
         )
         for index, (worker, client) in enumerate(clients)
     ]
-    for thread in threads:
+    running = threading.Event()
+    running.set()
+    counter = threading.Thread(target=_count, args=(collected, counts, slot, running), daemon=True)
+    for thread in [*threads, counter]:
         thread.start()
     for thread in threads:
         thread.join()
+    running.clear()
+    counter.join()
     cpu = _cpu_seconds() - began
     reports.put(([sample for part in collected for sample in part], problems, cpu))
+
+
+def _count(collected: list[list[Sample]], counts: Any, slot: int, running: Any) -> None:
+    """Keep this process's running count of samples and failed ones, until the loops end.
+
+    Only new samples are looked at; the threads only ever append to their lists.
+    """
+    seen = [0] * len(collected)
+    failed = 0
+    while True:
+        last_look = not running.is_set()
+        for index, part in enumerate(collected):
+            new = part[seen[index] :]
+            seen[index] += len(new)
+            failed += sum(1 for sample in new if sample.failed)
+        counts[2 * slot], counts[2 * slot + 1] = sum(seen), failed
+        if last_look:
+            return
+        time.sleep(COUNT_INTERVAL)
 
 
 def _cpu_seconds() -> float:
@@ -193,7 +241,7 @@ def _build_clients(plan: Plan, workers: list[int], problems: list[str]) -> list[
 
 
 def _loop(
-    plan: Plan, worker: int, client: Client, start: float, out: list[tuple], problems: list[str]
+    plan: Plan, worker: int, client: Client, start: float, out: list[Sample], problems: list[str]
 ) -> None:
     deadline = start + plan.duration
     try:
@@ -210,7 +258,7 @@ def _loop(
             problems.append(f"worker {worker} did not close cleanly: {error!r}")
 
 
-def _closed_loop(client: Client, start: float, deadline: float, out: list[tuple]) -> None:
+def _closed_loop(client: Client, start: float, deadline: float, out: list[Sample]) -> None:
     _sleep_until(start)
     while (now := time.monotonic()) < deadline:
         samples = client.step(now)
@@ -220,7 +268,7 @@ def _closed_loop(client: Client, start: float, deadline: float, out: list[tuple]
 
 
 def _open_loop(
-    plan: Plan, worker: int, client: Client, start: float, deadline: float, out: list[tuple]
+    plan: Plan, worker: int, client: Client, start: float, deadline: float, out: list[Sample]
 ) -> None:
     interval = plan.concurrency / plan.rate
     due = start + worker / plan.rate

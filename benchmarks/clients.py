@@ -8,7 +8,7 @@ import random
 import time
 from typing import Any
 
-from oms.bench.load import Sample
+from benchmarks.load import Sample
 
 HOST = "127.0.0.1"
 REQUEST_TIMEOUT = 30.0  # seconds; checkout itself waits at most OMS_CHECKOUT_WAIT_SECONDS
@@ -78,6 +78,20 @@ def _field(data: bytes, name: str) -> str:
         return ""
 
 
+def _get(
+    http: Http, path: str, token: str | None, worker: int, due: float, ref: str = ""
+) -> Sample:
+    """One GET that must answer 200, timed."""
+    start = time.monotonic()
+    try:
+        status, data = http.request("GET", path, token=token)
+        note = "" if status == 200 else f"HTTP {status}: {data[:120]!r}"
+    except Exception as error:
+        status, note = 0, repr(error)[:200]
+    end = time.monotonic()
+    return Sample(worker, due, start, end, status, end if status == 200 else 0.0, ref, note)
+
+
 class HealthzClient:
     """GET /healthz: the trivial route, for the HTTP ceiling of the same gunicorn."""
 
@@ -87,16 +101,7 @@ class HealthzClient:
         self.http.request("GET", "/healthz")  # connect before the clock starts
 
     def step(self, due: float) -> list[Sample]:
-        start = time.monotonic()
-        try:
-            status, _ = self.http.request("GET", "/healthz")
-            note = "" if status == 200 else f"HTTP {status}"
-        except Exception as error:
-            status, note = 0, repr(error)[:200]
-        end = time.monotonic()
-        return [
-            Sample(self.worker, due, start, end, status, end if status == 200 else 0.0, "", note)
-        ]
+        return [_get(self.http, "/healthz", None, self.worker, due)]
 
     def close(self) -> None:
         self.http.close()
@@ -179,19 +184,8 @@ class DetailsClient:
         if not self.orders:
             return None
         order_id = self.random.choice(self.orders)
-        start = time.monotonic()
-        try:
-            path = f"/api/v1/orders/{order_id}/details"
-            status, data = self.http.request("GET", path, token=self.token)
-            note = "" if status == 200 else f"HTTP {status}: {data[:120]!r}"
-        except Exception as error:
-            status, note = 0, repr(error)[:200]
-        end = time.monotonic()
-        return [
-            Sample(
-                self.worker, due, start, end, status, end if status == 200 else 0.0, order_id, note
-            )
-        ]
+        path = f"/api/v1/orders/{order_id}/details"
+        return [_get(self.http, path, self.token, self.worker, due, order_id)]
 
     def close(self) -> None:
         self.http.close()

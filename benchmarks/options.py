@@ -1,4 +1,4 @@
-"""The options of `oms bench`: parsed by the `oms` command, so nothing heavy is imported here."""
+"""The options of `python -m benchmarks` (`make bench`), and what `--quick` makes of them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+QUICK = {"duration": 3.0, "warmup": 0.5, "calibration_checkouts": 3}  # both modes in < 1 min
+QUICK_CEILING_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -20,19 +22,24 @@ class Options:
     processes: int
     calibration: int
     output: Path
+    picture: Path
     database_admin_url: str
     broker_url: str
     strict: bool
+    quick: bool
 
     @property
     def ceiling_duration(self) -> float:
         """The ceilings are plain rates: half the phase duration measures them well."""
-        return max(5.0, self.duration / 2)
+        return QUICK_CEILING_SECONDS if self.quick else max(5.0, self.duration / 2)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
+        if args.quick:
+            vars(args).update(QUICK)
         modes = ("embedded", "broker") if args.mode == "both" else (args.mode,)
         processes = args.processes or min(args.concurrency, max(2, os.cpu_count() or 2))
+        output = Path(args.output)
         return cls(
             modes=modes,
             duration=args.duration,
@@ -40,14 +47,31 @@ class Options:
             concurrency=args.concurrency,
             processes=processes,
             calibration=args.calibration_checkouts,
-            output=Path(args.output),
+            output=output,
+            picture=output.with_suffix(".svg"),
             database_admin_url=args.database_admin_url,
             broker_url=args.broker_url,
             strict=args.strict,
+            quick=args.quick,
         )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def parser() -> argparse.ArgumentParser:
+    found = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Benchmark OMS (embedded and broker mode) against this machine's ceilings",
+    )
+    _add_arguments(found)
+    return found
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="short phases (3 s, ceilings 1 s, 3 calibration checkouts): both modes in under "
+        "a minute, to check a change; the figures are rough",
+    )
     parser.add_argument("--mode", choices=("embedded", "broker", "both"), default="both")
     parser.add_argument(
         "--duration", type=float, default=30.0, help="seconds per phase (default 30)"
@@ -60,7 +84,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--processes", type=int, default=0, help="load generator processes (default: cores)"
     )
     parser.add_argument("--calibration-checkouts", type=int, default=20)
-    parser.add_argument("--output", default="bench-results.json")
+    parser.add_argument(
+        "--output",
+        default="bench-results.json",
+        help="the results as JSON; the picture goes beside it (.svg)",
+    )
     parser.add_argument(
         "--database-admin-url",
         default=os.environ.get("OMS_BENCH_DATABASE_ADMIN_URL", DEFAULT_ADMIN_URL),

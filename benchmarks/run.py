@@ -1,13 +1,15 @@
-"""`oms bench`: the order of things, and cleaning up after every one of them.
+"""`python -m benchmarks`: the order of things, and cleaning up after every one of them.
 
 1. Ceilings, with the same load generator and concurrency: PostgreSQL single-row
    commits, RabbitMQ publish-with-confirm and consume+ack (broker mode only needs them).
-2. Per mode, OMS started with the `oms` command (embedded: SQLite in a temp dir and the
-   in-memory bus; broker: a scratch PostgreSQL database and RabbitMQ under a namespace
-   of its own): the HTTP ceiling (GET /healthz of that very gunicorn), in broker mode a
-   calibration of what one checkout costs, then customers checking out for the
-   duration, then order details at half the checkout rate (open loop), then the audit.
-3. The table, the targets, and the JSON file.
+2. Per mode, OMS started with the `oms` command as the integration tests start it
+   (embedded: `oms serve` on SQLite in a temp dir and the in-memory bus; broker: `oms
+   serve --web-only` and one `oms worker` on a scratch PostgreSQL database and RabbitMQ
+   under a namespace of its own): the HTTP ceiling (GET /healthz of that very
+   gunicorn), in broker mode a calibration of what one checkout costs, then customers
+   checking out for the duration, then order details at half the checkout rate (open
+   loop), then the audit.
+3. The table, the targets, the JSON file and the picture beside it.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from urllib.parse import urlsplit
 
 from kombu import Connection
 
-from oms.bench import api, ceilings, load, report, stats
-from oms.bench.calibrate import PUBLISHERS, SCHEMAS, calibrate
-from oms.bench.cpu import CpuMeter, backend_pids
-from oms.bench.options import Options
-from oms.bench.server import OmsServer
+from benchmarks import api, ceilings, chart, load, report, stats
+from benchmarks.calibrate import PUBLISHERS, SCHEMAS, calibrate
+from benchmarks.cpu import CpuMeter, backend_pids
+from benchmarks.options import Options
+from benchmarks.server import MemoryWatch, roles
+from tests.integration.ops import Client
+from tests.integration.processes import OmsProcesses, oms_environment, oms_processes, run_oms
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ADMIN_EMAIL = "bench-admin@example.com"
@@ -47,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
     options = Options.from_args(args)
     problem = _check_options(options)
     if problem:
-        print(f"oms bench: {problem}", file=sys.stderr)
+        print(f"benchmarks: {problem}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _interrupt)  # stop like on Ctrl-C: clean up, then exit
     began = time.monotonic()
@@ -59,13 +63,14 @@ def main(args: argparse.Namespace) -> int:
             _say(f"{mode} mode")
             results["modes"][mode] = _run_mode_or_failure(mode, options, results["ceilings"])
     except KeyboardInterrupt:
-        print("\noms bench: interrupted; everything it started is stopped", file=sys.stderr)
+        print("\nbenchmarks: interrupted; everything it started is stopped", file=sys.stderr)
         return 130
     results["elapsedSeconds"] = round(time.monotonic() - began, 1)
     results["targets"] = report.targets(results)
     report.write_json(options.output, results)
+    options.picture.write_text(chart.svg(results))
     print(report.table(results))
-    print(f"\nresults written to {options.output}")
+    print(f"\nresults written to {options.output}, the picture to {options.picture}")
     met = all(target["met"] for target in results["targets"])
     return 3 if options.strict and not met else 0
 
@@ -101,7 +106,7 @@ def _describe(options: Options) -> dict[str, Any]:
 
 
 def _say(message: str) -> None:
-    print(f"[oms bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # -- ceilings ---------------------------------------------------------------------
@@ -149,17 +154,20 @@ def _run_mode_or_failure(mode: str, options: Options, machine: dict[str, Any]) -
 def run_mode(mode: str, options: Options, machine: dict[str, Any]) -> dict[str, Any]:
     with ExitStack() as cleanup:
         workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="oms-bench-")))
-        settings = _mode_settings(mode, options, workdir, cleanup)
-        server = OmsServer.create(settings, workdir)
+        env = oms_environment(**_mode_settings(mode, options, workdir, cleanup))
         _say(f"{mode}: oms db upgrade, oms create-admin, oms serve")
-        server.run_cli("db", "upgrade")
+        run_oms(env, "db", "upgrade")
         password = secrets.token_urlsafe(24)
-        server.run_cli("create-admin", "--email", ADMIN_EMAIL, "--password", password)
-        outcome: dict[str, Any] = {}
-        cleanup.callback(_stop_server, server, outcome)  # before the database is dropped
-        server.start(with_worker=mode == "broker")
-        outcome.update(_drive(mode, options, server, settings, password, machine))
-        outcome["memory"] = [entry.as_dict() for entry in server.memory.values()]
+        # "--password=...": a random password may begin with "-", which is not a value to argparse
+        run_oms(env, "create-admin", f"--email={ADMIN_EMAIL}", f"--password={password}")
+        workers = 1 if mode == "broker" else 0
+        oms = cleanup.enter_context(oms_processes(env, workdir / "logs", workers))
+        for worker in oms.workers:
+            oms.wait_consuming(worker)
+        memory = MemoryWatch(oms).start()
+        outcome = _drive(mode, options, oms, password, machine)
+        outcome["memory"] = memory.stop()
+    _count_unclean_stops(oms, outcome)  # now that every process has been stopped
     return outcome
 
 
@@ -183,78 +191,67 @@ def _mode_settings(
     return settings
 
 
-def _stop_server(server: OmsServer, outcome: dict[str, Any]) -> None:
-    """Stop OMS; a process that had to be killed counts as an error."""
-    killed = server.stop()
-    outcome["uncleanStops"] = killed
-    outcome["memory"] = [entry.as_dict() for entry in server.memory.values()]
+def _count_unclean_stops(oms: OmsProcesses, outcome: dict[str, Any]) -> None:
+    """A process that had to be killed, not stopped by SIGTERM, counts as an error."""
+    outcome["uncleanStops"] = oms.unclean_stops
     errors = outcome.get("errors")
-    if killed and errors is not None:
-        errors["total"] += len(killed)
-        errors["byKind"]["OMS process killed, not stopped by SIGTERM"] = len(killed)
+    if oms.unclean_stops and errors is not None:
+        errors["total"] += len(oms.unclean_stops)
+        errors["byKind"]["OMS process killed, not stopped by SIGTERM"] = len(oms.unclean_stops)
 
 
 def _drive(
-    mode: str,
-    options: Options,
-    server: OmsServer,
-    settings: dict[str, str],
-    password: str,
-    machine: dict[str, Any],
+    mode: str, options: Options, oms: OmsProcesses, password: str, machine: dict[str, Any]
 ) -> dict[str, Any]:
-    client = api.Api(server.web_port)
-    try:
-        shop = client.seed(client.login(ADMIN_EMAIL, password), options.concurrency, PRODUCTS)
-        outcome: dict[str, Any] = {"gunicorn": _gunicorn_shape(server)}
-        errors = stats.Errors()
-        outcome["httpCeiling"] = _http_ceiling(options, server.web_port, errors)
-        if mode == "broker":
-            _say(f"broker: calibration, {options.calibration} sequential checkouts")
-            cost = calibrate(
-                client,
-                shop,
-                settings["OMS_DATABASE_URL"],
-                options.broker_url,
-                settings["OMS_BROKER_NAMESPACE"],
-                options.calibration,
-            )
-            outcome["sagaCost"] = cost.as_dict()
-            outcome["sagaCeiling"] = report.saga_ceiling(cost, machine)
-        processes = partial(_processes, server, options, settings, mode)
-        checkouts = _checkouts(options, processes, server.web_port, shop, errors)
-        outcome["checkout"] = checkouts.stats.as_dict()
-        outcome["cpu"] = checkouts.cpu
-        outcome["orderDetails"] = _details(options, server.web_port, shop, checkouts, errors)
-        outcome["audit"] = _audit(client, shop, checkouts.answered, errors)
-        if mode == "broker":
-            outcome["queues"] = _queue_depths(options.broker_url, settings, errors)
-        if not server.alive():
-            errors.add("oms serve exited during the run", server.log_tail(5))
-        server.sample_memory()
-        outcome["errors"] = errors.as_dict()
-        return outcome
-    finally:
-        client.close()
-
-
-def _processes(
-    server: OmsServer, options: Options, settings: dict[str, str], mode: str
-) -> dict[int, str]:
-    """OMS's processes and, in broker mode, the PostgreSQL backends serving it: pid -> role."""
-    roles = server.tree()
+    client = Client(oms.web_url)
+    port = oms.ports["web"]
+    shop = api.seed(client, client.login(ADMIN_EMAIL, password), options.concurrency, PRODUCTS)
+    outcome: dict[str, Any] = {"gunicorn": _gunicorn_shape(oms)}
+    errors = stats.Errors()
+    outcome["httpCeiling"] = _http_ceiling(options, port, errors)
     if mode == "broker":
-        database = urlsplit(settings["OMS_DATABASE_URL"]).path.lstrip("/")
+        _say(f"broker: calibration, {options.calibration} sequential checkouts")
+        cost = calibrate(
+            client,
+            shop,
+            oms.env["OMS_DATABASE_URL"],
+            options.broker_url,
+            oms.env["OMS_BROKER_NAMESPACE"],
+            options.calibration,
+        )
+        outcome["sagaCost"] = cost.as_dict()
+        outcome["sagaCeiling"] = report.saga_ceiling(cost, machine)
+    checkouts = _checkouts(options, partial(_processes, oms, options, mode), port, shop, errors)
+    outcome["checkout"] = checkouts.stats.as_dict()
+    outcome["cpu"] = checkouts.cpu
+    outcome["orderDetails"] = _details(options, port, shop, checkouts, errors)
+    outcome["audit"] = _audit(client, shop, checkouts.answered, errors)
+    if mode == "broker":
+        outcome["queues"] = _queue_depths(options.broker_url, oms.env, errors)
+    try:
+        oms.assert_all_alive()
+    except AssertionError as died:
+        errors.add("OMS process exited during the run", str(died)[-500:])
+    outcome["errors"] = errors.as_dict()
+    return outcome
+
+
+def _processes(oms: OmsProcesses, options: Options, mode: str) -> dict[int, str]:
+    """OMS's processes and, in broker mode, the PostgreSQL backends serving it: pid -> role."""
+    found = roles(oms)
+    if mode == "broker":
+        database = urlsplit(oms.env["OMS_DATABASE_URL"]).path.lstrip("/")
         pids = backend_pids(options.database_admin_url, database)
-        roles.update(dict.fromkeys(pids, "postgres backend"))
-    return roles
+        found.update(dict.fromkeys(pids, "postgres backend"))
+    return found
 
 
-def _gunicorn_shape(server: OmsServer) -> dict[str, Any]:
-    roles = list(server.tree().values())
+def _gunicorn_shape(oms: OmsProcesses) -> dict[str, Any]:
+    found = list(roles(oms).values())
     return {
-        "workers": roles.count("gunicorn worker"),
-        "threads": int(server.env.get("OMS_WEB_THREADS", "8")),
-        "busWorkers": roles.count("oms worker"),
+        "workers": found.count("gunicorn worker"),
+        "threads": int(oms.env.get("OMS_WEB_THREADS", "8")),
+        "busWorkers": found.count("oms worker"),
     }
 
 
@@ -262,7 +259,8 @@ def _http_ceiling(options: Options, port: int, errors: stats.Errors) -> dict[str
     seconds = options.ceiling_duration
     _say(f"HTTP ceiling: GET /healthz, {seconds:.0f} s")
     plan = load.Plan(
-        client="oms.bench.clients:HealthzClient",
+        client="benchmarks.clients:HealthzClient",
+        label="GET /healthz",
         common={"port": port},
         own=[{}] * options.concurrency,
         duration=options.warmup + seconds,
@@ -295,9 +293,10 @@ def _checkouts(
 ) -> Checkouts:
     _say(f"checkouts: {options.concurrency} customers, {options.duration:.0f} s")
     plan = load.Plan(
-        client="oms.bench.clients:CheckoutClient",
+        client="benchmarks.clients:CheckoutClient",
+        label="checkouts",
         common={"port": port, "products": shop.products},
-        own=[{"token": c.token, "seed": i} for i, c in enumerate(shop.customers)],
+        own=[{"token": token, "seed": i} for i, token in enumerate(shop.customers)],
         duration=options.warmup + options.duration,
         processes=options.processes,
     )
@@ -336,11 +335,12 @@ def _details(
         return {"targetPerSecond": 0.0}
     _say(f"order details: open loop at {rate:.1f}/s, {options.duration:.0f} s")
     plan = load.Plan(
-        client="oms.bench.clients:DetailsClient",
+        client="benchmarks.clients:DetailsClient",
+        label="order details",
         common={"port": port},
         own=[
-            {"token": customer.token, "orders": orders}
-            for customer, orders in zip(shop.customers, checkouts.orders_by_worker, strict=True)
+            {"token": token, "orders": orders}
+            for token, orders in zip(shop.customers, checkouts.orders_by_worker, strict=True)
         ],
         duration=options.duration,
         processes=options.processes,
@@ -352,7 +352,7 @@ def _details(
 
 
 def _audit(
-    client: api.Api, shop: api.Shop, answered: set[str], errors: stats.Errors
+    client: Client, shop: api.Shop, answered: set[str], errors: stats.Errors
 ) -> dict[str, Any]:
     _say("audit: every order terminal, stock conserved")
     deadline = time.monotonic() + AUDIT_GRACE

@@ -20,9 +20,9 @@ import psycopg2
 from kombu import Connection, Consumer, Producer, Queue
 from psycopg2 import sql
 
-from oms.bench import load
-from oms.bench.load import Sample
-from oms.bench.stats import window
+from benchmarks import load
+from benchmarks.load import Sample
+from benchmarks.stats import window
 
 SCRATCH_TABLE = "bench_commits"
 PAYLOAD = "x" * 200
@@ -105,7 +105,8 @@ def pg_commit_rate(
             ),
         )
         plan = load.Plan(
-            client="oms.bench.ceilings:PgCommitClient",
+            client="benchmarks.ceilings:PgCommitClient",
+            label="PostgreSQL commits",
             common={"url": url},
             own=[{}] * concurrency,
             duration=warmup + duration,
@@ -153,28 +154,22 @@ def amqp_rates(
 ) -> AmqpRates:
     """Publish-with-confirm for `duration`, then consume+ack all of it; the queue is deleted."""
     name = f"oms-bench-{uuid.uuid4().hex[:10]}.ceiling"
-    common = {"url": url, "queue": name}
+
+    def plan(client: str, label: str, seconds: float) -> load.Plan:
+        return load.Plan(
+            client=f"benchmarks.ceilings:{client}",
+            label=label,
+            common={"url": url, "queue": name},
+            own=[{}] * concurrency,
+            duration=seconds,
+            processes=processes,
+        )
+
     with Connection(url, connect_timeout=AMQP_TIMEOUT) as connection:
         _scratch_queue(name)(connection.default_channel).declare()
         try:
-            published = load.run(
-                load.Plan(
-                    client="oms.bench.ceilings:PublishClient",
-                    common=common,
-                    own=[{}] * concurrency,
-                    duration=warmup + duration,
-                    processes=processes,
-                )
-            )
-            consumed = load.run(
-                load.Plan(
-                    client="oms.bench.ceilings:ConsumeClient",
-                    common=common,
-                    own=[{}] * concurrency,
-                    duration=2 * duration,
-                    processes=processes,
-                )
-            )
+            published = load.run(plan("PublishClient", "RabbitMQ publishes", warmup + duration))
+            consumed = load.run(plan("ConsumeClient", "RabbitMQ consumes", 2 * duration))
         finally:
             connection.default_channel.queue_delete(name)
     return AmqpRates(closed_loop_rate(published, warmup, duration), _drain_rate(consumed))

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oms.bench.load import Result, Sample
+from benchmarks.load import Result, Sample
 
 PERCENTILES = (50, 95, 99)
 
@@ -82,6 +82,7 @@ class CheckoutStats:
     answered: dict[int, int]
     request: dict[str, float]
     to_settled: dict[str, float]
+    timeline: list[dict[str, float]]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +91,7 @@ class CheckoutStats:
             "answers": {str(code): count for code, count in sorted(self.answered.items())},
             "requestLatencyMs": self.request,
             "checkoutToSettledLatencyMs": self.to_settled,
+            "perSecond": self.timeline,
         }
 
 
@@ -105,7 +107,30 @@ def checkout_stats(result: Result, warmup: float, duration: float) -> CheckoutSt
         answered=dict(Counter(sample.status for sample in measured)),
         request=latency_ms(s.end - s.start for s in answered),
         to_settled=latency_ms(s.settled - s.start for s in settled),
+        timeline=checkout_timeline(result),
     )
+
+
+def checkout_timeline(result: Result) -> list[dict[str, float]]:
+    """Per second of the phase, warm-up included: the checkouts settled in it, and the
+    request latency percentiles (ms) of the checkouts answered in it."""
+    seconds = math.ceil(result.deadline - result.started)
+    settled = [0] * seconds
+    latencies: list[list[float]] = [[] for _ in range(seconds)]
+    for sample in result.samples:
+        if sample.status not in (201, 202):
+            continue
+        answered_in = int(sample.end - result.started)
+        if 0 <= answered_in < seconds:
+            latencies[answered_in].append(sample.end - sample.start)
+        settled_in = int(sample.settled - result.started)
+        if sample.settled and 0 <= settled_in < seconds:
+            settled[settled_in] += 1
+    return [
+        {"second": second + 1, "settled": settled[second]}
+        | {f"p{pct}": round(percentile(latencies[second], pct) * 1000, 1) for pct in PERCENTILES}
+        for second in range(seconds)
+    ]
 
 
 def checkout_errors(result: Result) -> Errors:
