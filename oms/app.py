@@ -77,42 +77,27 @@ def create_wsgi_app(settings: Settings) -> PortDispatcher:
     if not settings.uses_broker:
         # No worker process in the embedded default: this process relays what its
         # outboxes still hold (after a crash, say) itself.
-        start_relay_thread(runtime, threading.Event())
+        start_upkeep_thread(runtime, threading.Event())
         start_webhook_thread(runtime, threading.Event())
     apps = create_port_apps(runtime)
     apps["ops"] = create_ops_app(runtime)  # metrics, AsyncAPI, the operator console
     return PortDispatcher(apps, settings.ports)
 
 
-def start_relay_thread(runtime: Runtime, stop: threading.Event) -> threading.Thread:
+def start_upkeep_thread(runtime: Runtime, stop: threading.Event) -> threading.Thread:
+    """The bus's upkeep (outbox relay, retries, dead letters) and the modules' own:
+    orders past their saga deadline are cancelled (their stock released, any charge
+    refunded, through the same events as any cancellation)."""
+    tasks = {"saga deadlines": partial(orders.cancel_overdue_orders, runtime)}
+    settings = runtime.settings
     thread = threading.Thread(
-        target=relay_until, args=(runtime, stop), name="oms-outbox-relay", daemon=True
+        target=runtime.bus.run_upkeep,
+        args=(stop, settings.relay_interval_seconds, settings.relay_grace_seconds, tasks),
+        name="oms-outbox-relay",
+        daemon=True,
     )
     thread.start()
     return thread
-
-
-def relay_until(runtime: Runtime, stop: threading.Event) -> None:
-    """The upkeep that heals the saga, every relay interval until `stop`:
-    - publish what the fast path after commit did not (a crash, a broker outage);
-    - make the retries that are due, and collect dead letters into the store;
-    - cancel the orders past their saga deadline (their stock released, any charge
-      refunded, through the same events as any cancellation)."""
-    settings = runtime.settings
-    grace = 0.0  # at start-up everything left over is fair game
-    while not stop.is_set():
-        upkeep = (
-            ("outbox relay", partial(runtime.bus.relay_pending, older_than_seconds=grace)),
-            ("retries and dead letters", runtime.bus.transport.sweep),
-            ("saga deadlines", partial(orders.cancel_overdue_orders, runtime)),
-        )
-        for name, task in upkeep:
-            try:
-                task()
-            except Exception as error:  # an outage: the next round tries again
-                log.warning("%s failed; trying again next round: %r", name, error)
-        grace = settings.relay_grace_seconds
-        stop.wait(settings.relay_interval_seconds)
 
 
 def start_webhook_thread(runtime: Runtime, stop: threading.Event) -> threading.Thread:

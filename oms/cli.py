@@ -76,8 +76,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _consume(settings: Settings, args: argparse.Namespace) -> int:
-    from oms.app import start_relay_thread, start_runtime, start_webhook_thread
-    from oms.telemetry import metrics
+    from oms.app import start_runtime, start_upkeep_thread, start_webhook_thread
     from oms.telemetry.tracing import configure_tracing
 
     configure_tracing("oms-worker")
@@ -86,30 +85,16 @@ def _consume(settings: Settings, args: argparse.Namespace) -> int:
         _serve_worker_metrics(args.metrics_port)
     stop = threading.Event()
     _stop_on_signals(stop)
-    # Handlers mostly wait on the database and the broker: several consumers per process
-    # (each its own connection, competing like separate workers) keep a core busy.
-    threads = [start_relay_thread(runtime, stop)]
-    threads += [
-        threading.Thread(target=runtime.bus.transport.consume, args=(stop,), name=f"consumer-{n}")
-        for n in range(settings.worker_threads)
-    ]
-    for thread in threads[1:]:
-        thread.start()
-    webhook_deliveries = start_webhook_thread(runtime, stop)
+    threads = [start_upkeep_thread(runtime, stop), start_webhook_thread(runtime, stop)]
     try:
-        while not stop.wait(1.0):
-            alive = sum(thread.is_alive() for thread in threads[1:])
-            metrics.report_worker_alive(alive)
-            if not alive:
-                return 1  # every consumer died: let the supervisor restart us
+        # Handlers mostly wait on the database and the broker: several consumers per
+        # process keep a core busy. If every one died, the supervisor restarts us.
+        return 0 if runtime.bus.run_worker(stop, threads=settings.worker_threads) else 1
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
-        webhook_deliveries.join(timeout=10)
         runtime.close()
-        metrics.report_worker_alive(0)
-    return 0
 
 
 @contextmanager

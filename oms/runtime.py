@@ -26,7 +26,7 @@ class Runtime:
         return cls(settings, database, bus)
 
     def close(self) -> None:
-        self.bus.transport.close()
+        self.bus.close()
         self.database.dispose()
 
 

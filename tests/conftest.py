@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import threading
 import uuid
@@ -16,10 +17,11 @@ from sqlalchemy import Engine, create_engine, text
 from oms.app import (
     MODULES,
     create_port_apps,
-    start_relay_thread,
     start_runtime,
+    start_upkeep_thread,
     start_webhook_thread,
 )
+from oms.bus import MemoryTransport
 from oms.bus.catalogue import PUBLISHERS
 from oms.bus.rabbitmq import RETRY_PREFIX, RETRY_TIERS, UNROUTABLE_SUFFIX
 from oms.config import Settings
@@ -53,9 +55,56 @@ def settings(tmp_path: Path, migrated_sqlite: Path) -> Settings:
     )
 
 
+# The saga tests whose every test also runs with in-memory deliveries shuffled.
+SHUFFLED_MODULES = {
+    "tests.saga.test_events",
+    "tests.saga.test_payment_races",
+    "tests.saga.test_web_checkout",
+}
+SHUFFLED_SEEDS = 3
+BROKER = pytest.param("broker", marks=[pytest.mark.postgres, pytest.mark.rabbitmq])
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--shuffle-deliveries",
+        metavar="SEED",
+        help="deliver in-memory events in a random order (seeded) instead of first in, first out",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    shuffled = metafunc.module.__name__ in SHUFFLED_MODULES
+    if "saga_shop" in metafunc.fixturenames:
+        modes = ["embedded", "shuffled", BROKER] if shuffled else ["embedded", BROKER]
+        metafunc.parametrize("saga_shop", modes, indirect=True)
+    elif shuffled and "delivery_order" in metafunc.fixturenames:
+        orders = ["fifo", *(f"shuffled-{seed}" for seed in range(1, SHUFFLED_SEEDS + 1))]
+        metafunc.parametrize("delivery_order", orders, indirect=True)
+
+
 @pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
-    runtime = start_runtime(settings)
+def delivery_order(request: pytest.FixtureRequest) -> random.Random | None:
+    """How the in-memory transport picks the next delivery: None for first in, first out;
+    a seeded generator for a random one (reproducible: the seed is in the test's id, or
+    given with --shuffle-deliveries)."""
+    seed = getattr(request, "param", None) or request.config.getoption("--shuffle-deliveries")
+    return None if seed in (None, "fifo") else random.Random(f"{seed}:{request.node.nodeid}")
+
+
+@pytest.fixture
+def runtime(settings: Settings, delivery_order: random.Random | None) -> Iterator[Runtime]:
+    runtime = start_runtime(settings, MemoryTransport(shuffle=delivery_order))
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def shuffled_runtime(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    """The embedded runtime, its deliveries in a random order seeded by the test's id."""
+    seed = request.config.getoption("--shuffle-deliveries") or "shuffled"
+    order = random.Random(f"{seed}:{request.node.nodeid}")
+    runtime = start_runtime(settings, MemoryTransport(shuffle=order))
     yield runtime
     runtime.close()
 
@@ -152,9 +201,9 @@ def broker_runtime(broker_settings: Settings) -> Iterator[Runtime]:
 
 def run_with_worker(runtime: Runtime) -> Iterator[Runtime]:
     stop = threading.Event()
-    worker = threading.Thread(target=runtime.bus.transport.consume, args=(stop,), daemon=True)
+    worker = threading.Thread(target=runtime.bus.run_worker, args=(stop,), daemon=True)
     worker.start()
-    relay = start_relay_thread(runtime, stop)
+    relay = start_upkeep_thread(runtime, stop)
     webhook_deliveries = start_webhook_thread(runtime, stop)
     yield runtime
     stop.set()
@@ -164,12 +213,12 @@ def run_with_worker(runtime: Runtime) -> Iterator[Runtime]:
     runtime.close()
 
 
-@pytest.fixture(
-    params=["embedded", pytest.param("broker", marks=[pytest.mark.postgres, pytest.mark.rabbitmq])]
-)
+SAGA_RUNTIMES = {"embedded": "runtime", "shuffled": "shuffled_runtime", "broker": "broker_runtime"}
+
+
+@pytest.fixture
 def saga_shop(request: pytest.FixtureRequest) -> Shop:
-    """The same OMS in both modes: SQLite + in-memory bus, and PostgreSQL + RabbitMQ."""
-    runtime = request.getfixturevalue(
-        "runtime" if request.param == "embedded" else "broker_runtime"
-    )
+    """The same OMS in both modes: SQLite + in-memory bus, and PostgreSQL + RabbitMQ (and,
+    in SHUFFLED_MODULES, the in-memory bus with its deliveries shuffled)."""
+    runtime = request.getfixturevalue(SAGA_RUNTIMES[request.param])
     return Shop(create_port_apps(runtime), runtime)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import delete, func, or_, select
 
@@ -52,17 +53,10 @@ class Bus:
         self.transport = transport
         self.dead_letters = DeadLetterStore(database)
         transport.use_dead_letters(self.dead_letters, retry_policy or RetryPolicy())
+        transport.use_outbox(self._forget)
         self._outboxes: dict[str, MessageTables] = {}
         self._deliveries: dict[str, Callable[[Event], None]] = {}
-        self._thread = threading.local()
-        self._handling = 0
-        self._handling_lock = threading.Lock()
         self.subscriptions: dict[str, set[str]] = {}  # module -> event types it consumes
-
-    @property
-    def is_handling(self) -> bool:
-        """Whether a handler is running in this process right now."""
-        return self._handling > 0
 
     def register(self, tables: MessageTables) -> None:
         """Make the relay responsible for this module's outbox, and keep its dead letters."""
@@ -84,8 +78,6 @@ class Bus:
 
     def handle(self, tables: MessageTables, handler: Handler, event: Event) -> None:
         """Run `handler` once per event id for this module, in one transaction."""
-        with self._handling_lock:
-            self._handling += 1
         started, result = time.perf_counter(), "error"
         try:
             with self._event_context(tables, event):
@@ -108,8 +100,6 @@ class Bus:
                 )
         finally:
             metrics.count_handled(tables.module, event.type, result, time.perf_counter() - started)
-            with self._handling_lock:
-                self._handling -= 1
 
     def replay(self, entries: list[DeadLetter]) -> list[tuple[DeadLetter, str]]:
         """Hand dead letters to their consumer again (an unroutable one to the transport);
@@ -141,13 +131,6 @@ class Bus:
             traceparent=traceparent,
         )
         return _nested(fields, span(f"{tables.module} {event.type}", traceparent, "consumer"))
-
-    def outboxes_empty(self) -> bool:
-        with self.database.reading() as session:
-            return all(
-                session.execute(select(tables.outbox.c.id).limit(1)).first() is None
-                for tables in self._outboxes.values()
-            )
 
     def outbox_backlog(self) -> dict[str, tuple[int, datetime | None]]:
         """Per module: how many events wait in its outbox, and since when the oldest."""
@@ -213,42 +196,95 @@ class Bus:
         return self._relay(tables, events)
 
     def _relay(self, tables: MessageTables, events: list[Event]) -> int:
-        """Publish, then forget what the transport took. In memory, publishing runs the
-        handlers, which relay their own events: the outermost relay of the cascade
-        forgets them all in one transaction."""
-        cascade: dict[str, tuple[MessageTables, list[str]]] | None = getattr(
-            self._thread, "sent", None
-        )
-        outermost = cascade is None
-        if cascade is None:
-            cascade = self._thread.sent = {}
-        _, sent = cascade.setdefault(tables.module, (tables, []))
+        """Hand `events` to the transport, in order, until it refuses one; the transport
+        tells `_forget` which it has taken."""
         published = 0
-        try:
-            for event in events:
-                try:
-                    self.transport.publish(event)
-                except Exception:
-                    metrics.count_published(tables.module, event.type, ok=False)
-                    raise
-                metrics.count_published(tables.module, event.type, ok=True)
-                sent.append(event.id)
-                published += 1
-        except Exception as error:  # the transport is down: the outbox keeps the rest
-            log.warning("relay of %s paused after %d events: %s", tables.module, published, error)
-        finally:
-            if outermost:
-                self._thread.sent = None
-                self._forget(cascade.values())
+        for event in events:
+            try:
+                self.transport.publish(event)
+            except Exception as error:  # the transport is down: the outbox keeps the rest
+                metrics.count_published(tables.module, event.type, ok=False)
+                log.warning(
+                    "relay of %s paused after %d events: %s", tables.module, published, error
+                )
+                break
+            metrics.count_published(tables.module, event.type, ok=True)
+            published += 1
         return published
 
-    def _forget(self, sent: Iterable[tuple[MessageTables, list[str]]]) -> None:
-        batches = [(tables, ids) for tables, ids in sent if ids]
+    def _forget(self, events: list[Event]) -> None:
+        """Delete the outbox rows of events the transport has taken, in one transaction."""
+        by_outbox: dict[str, list[str]] = {}
+        for event in events:
+            by_outbox.setdefault(event.source.removeprefix("oms/"), []).append(event.id)
+        batches = [
+            (self._outboxes[module], ids)
+            for module, ids in by_outbox.items()
+            if module in self._outboxes
+        ]
         if not batches:
             return
         with self.database.write_turn(), self.database.writing() as session, session.begin():
             for tables, ids in batches:
                 session.execute(delete(tables.outbox).where(tables.outbox.c.id.in_(ids)))
+
+    # -- the loops ----------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Raise if the transport cannot be reached."""
+        self.transport.ping()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def run_worker(self, stop: threading.Event, threads: int = 1) -> bool:
+        """Run `threads` consumers (each its own connection, competing like separate
+        workers) until `stop` is set: True then, False as soon as every consumer died."""
+        consumers = [
+            threading.Thread(target=self.transport.consume, args=(stop,), name=f"consumer-{n}")
+            for n in range(threads)
+        ]
+        for consumer in consumers:
+            consumer.start()
+        try:
+            while not stop.wait(1.0):
+                alive = sum(consumer.is_alive() for consumer in consumers)
+                metrics.report_worker_alive(alive)
+                if not alive:
+                    return False
+            return True
+        finally:
+            stop.set()
+            for consumer in consumers:
+                consumer.join(timeout=10)
+            metrics.report_worker_alive(0)
+
+    def run_upkeep(
+        self,
+        stop: threading.Event,
+        interval_seconds: float,
+        grace_seconds: float,
+        tasks: Mapping[str, Callable[[], object]] | None = None,
+    ) -> None:
+        """The upkeep that heals the bus, every `interval_seconds` until `stop`: publish
+        what outboxes still hold `grace_seconds` after it was written (at start-up,
+        everything: the fast path after commit did not, a crash or an outage), make the
+        retries that are due and collect dead letters, then run the `tasks` the
+        modules registered (e.g. saga deadlines)."""
+        grace = 0.0
+        while not stop.is_set():
+            upkeep = {
+                "outbox relay": partial(self.relay_pending, older_than_seconds=grace),
+                "retries and dead letters": self.transport.sweep,
+                **(tasks or {}),
+            }
+            for name, task in upkeep.items():
+                try:
+                    task()
+                except Exception as error:  # an outage: the next round tries again
+                    log.warning("%s failed; trying again next round: %r", name, error)
+            grace = grace_seconds
+            stop.wait(interval_seconds)
 
 
 @contextmanager

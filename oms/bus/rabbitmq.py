@@ -26,17 +26,17 @@ store, where `oms dead-letters` shows, replays and drops it.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue, binding
-from kombu.exceptions import KombuError
 from kombu.message import Message
+from kombu.mixins import ConsumerMixin
+from kombu.pools import ProducerPool
 
 from oms.bus.catalogue import CATALOGUE, PUBLISHERS
 from oms.bus.dead_letters import (
@@ -49,7 +49,7 @@ from oms.bus.dead_letters import (
 )
 from oms.bus.envelope import CONTENT_TYPE, Event, MalformedEvent
 from oms.bus.faults import RetryPolicy
-from oms.bus.transport import Delivery
+from oms.bus.transport import Delivery, Forget
 from oms.db import utc_now
 from oms.telemetry import metrics
 from oms.telemetry.context import event_fields
@@ -72,8 +72,9 @@ PERSISTENT = 2
 CONNECT_TIMEOUT = 2.0  # seconds to open a TCP connection to the broker
 CONFIRM_TIMEOUT = 2.0  # seconds to wait for the broker to confirm a publish
 POLL_INTERVAL = 1.0  # seconds the consume loop waits for a message before checking `stop`
-RECONNECT_DELAY = 1.0  # doubling while the broker stays away, up to the maximum
+RECONNECT_DELAY = 1.0  # growing by itself while the broker stays away, up to the maximum
 MAX_RECONNECT_DELAY = 5.0
+PUBLISHING_CONNECTIONS = 32  # per process; a publish waits for one at most CONNECT_TIMEOUT
 HEARTBEAT = 30  # a handler may run up to ~2 heartbeats before the broker drops the consumer
 
 Received = tuple[str, Message]  # (consumer, message)
@@ -101,8 +102,11 @@ class RabbitTransport:
         self.delivery_limit = delivery_limit
         self.policy = retry_policy or RetryPolicy()
         self._store: DeadLetterStore | None = None
+        self._forget: Forget = lambda events: None
         self._bindings: dict[str, dict[str, Delivery]] = {}
-        self._producers = _ProducerPool(self._connection)
+        self._producers = ProducerPool(
+            self._connection().Pool(limit=PUBLISHING_CONNECTIONS), limit=PUBLISHING_CONNECTIONS
+        )
         self._declare_lock = threading.Lock()
         self._declared = False
 
@@ -142,6 +146,9 @@ class RabbitTransport:
     def use_dead_letters(self, store: DeadLetterStore, policy: RetryPolicy) -> None:
         self._store, self.policy = store, policy
 
+    def use_outbox(self, forget: Forget) -> None:
+        self._forget = forget
+
     def publish(self, event: Event) -> None:
         """Publish `event` persistently and wait for the broker's confirm; raise if refused.
 
@@ -159,17 +166,23 @@ class RabbitTransport:
         except Exception as error:  # most often a pooled connection closed meanwhile
             log.info("publishing again on a new connection after %r", error)
             self._publish_once(event, exchange)
+        self._forget([event])
 
     def _publish_once(self, event: Event, exchange: Exchange) -> None:
-        with self._producers.acquire() as producer:
-            producer.publish(
-                event.to_json(),
-                exchange=exchange,
-                routing_key=event.type,
-                retry=False,
-                timeout=CONFIRM_TIMEOUT,
-                **_properties(event),
-            )
+        with self._producers.acquire(block=True, timeout=CONNECT_TIMEOUT) as producer:
+            try:
+                producer.publish(
+                    event.to_json(),
+                    exchange=exchange,
+                    routing_key=event.type,
+                    retry=False,
+                    timeout=CONFIRM_TIMEOUT,
+                    **_properties(event),
+                )
+            except BaseException:
+                # its connection or channel may be broken: the next use connects afresh
+                producer.connection.collect()
+                raise
 
     def sweep(self) -> None:
         """Move dead-lettered and unroutable messages into the dead-letter store."""
@@ -194,16 +207,9 @@ class RabbitTransport:
         with Connection(self.url, connect_timeout=CONNECT_TIMEOUT) as connection:
             connection.ensure_connection(max_retries=0)
 
-    def pending(self) -> int:
-        with Connection(self.url, connect_timeout=CONNECT_TIMEOUT) as connection:
-            channel = connection.default_channel
-            return sum(
-                channel.queue_declare(self.queue_name(consumer), passive=True).message_count
-                for consumer in self._bindings
-            )
-
     def close(self) -> None:
-        self._producers.close()
+        """Close the publishing connections (a later publish opens new ones)."""
+        self._producers.connections.force_close_all(close_pool=False)
 
     # -- topology ---------------------------------------------------------------
 
@@ -293,53 +299,10 @@ class RabbitTransport:
 
     def consume(self, stop: threading.Event) -> None:
         """Deliver events to the bound consumers until `stop` is set; reconnect when cut off."""
-        errors = _recoverable_errors(self._connection())
-        failures = 0
-        while not stop.is_set():
-            consuming = threading.Event()
-            try:
-                self._consume_session(stop, consuming)
-            except errors as error:
-                failures = 1 if consuming.is_set() else failures + 1
-                delay = min(RECONNECT_DELAY * 2 ** (failures - 1), MAX_RECONNECT_DELAY)
-                delay *= random.uniform(0.5, 1.0)  # workers restarting together spread out
-                log.warning("broker connection lost (%s); reconnecting in %.0f s", error, delay)
-                stop.wait(delay)
-
-    def _consume_session(self, stop: threading.Event, consuming: threading.Event) -> None:
-        received: deque[Received] = deque()
-        with self._connection(heartbeat=HEARTBEAT) as connection, ExitStack() as consumers:
-            connection.ensure_connection(max_retries=0)
-            self._declare_on(connection.default_channel)
-            for consumer in self._bindings:
-                consumers.enter_context(self._consumer(connection, consumer, received))
-            retry_producer = Producer(connection.channel())
-            log.info("consuming %s", ", ".join(self._bindings) or "nothing")
-            consuming.set()
-            while not stop.is_set():
-                _drain(connection)
-                self._handle_received(received, retry_producer, stop)
-
-    def _consumer(
-        self, connection: Connection, consumer: str, received: deque[Received]
-    ) -> Consumer:
-        def on_message(message: Message) -> None:
-            received.append((consumer, message))  # handled outside the AMQP frame loop
-
-        channel = connection.channel()
-        kombu_consumer = Consumer(
-            channel, queues=[self._queue(consumer)], on_message=on_message, auto_declare=False
-        )
-        kombu_consumer.qos(prefetch_count=self.prefetch)
-        return kombu_consumer
-
-    def _handle_received(
-        self, received: deque[Received], retry_producer: Producer, stop: threading.Event
-    ) -> None:
-        while received and not stop.is_set():
-            consumer, message = received.popleft()
-            self._handle(consumer, message, retry_producer)
-        # Whatever is left unacked goes back to its queue when the connection closes.
+        try:
+            _Worker(self, stop).run()
+        except _Stopped:
+            return
 
     def _handle(self, consumer: str, message: Message, producer: Producer) -> None:
         try:
@@ -445,41 +408,77 @@ class RabbitTransport:
         self._store.park(publisher, Failure(UNROUTABLE, _text(message.body), error))
 
 
-class _ProducerPool:
-    """Producers for many threads: each publish borrows one; a failed one is discarded."""
+class _Stopped(Exception):
+    """`stop` was set while the worker waited for the broker."""
 
-    def __init__(self, connect: Callable[[], Connection]) -> None:
-        self._connect = connect
-        self._idle: list[Producer] = []
-        self._lock = threading.Lock()
+
+class _Worker(ConsumerMixin):
+    """kombu's consume loop (connect, consume, reconnect with growing pauses) for every
+    consumer bound to `transport`. Messages are handled between two waits for the
+    broker, outside the AMQP frame loop, so a handler's retry copy can be confirmed."""
+
+    def __init__(self, transport: RabbitTransport, stop: threading.Event) -> None:
+        self.transport = transport
+        self.stop = stop
+        self.connection = transport._connection(heartbeat=HEARTBEAT)
+        self.received: deque[tuple[str, Message]] = deque()
+        self.retry_producer: Producer | None = None
+
+    @property
+    def should_stop(self) -> bool:  # type: ignore[override]
+        return self.stop.is_set()
 
     @contextmanager
-    def acquire(self) -> Iterator[Producer]:
-        with self._lock:
-            producer = self._idle.pop() if self._idle else None
-        if producer is None:
-            producer = Producer(self._connect())
-        try:
-            yield producer
-        except BaseException:
-            _release(producer)  # its connection or channel may be broken: start afresh
-            raise
-        with self._lock:
-            self._idle.append(producer)
+    def establish_connection(self) -> Iterator[Connection]:
+        with self.create_connection() as connection:
+            connection.ensure_connection(
+                self.on_connection_error,
+                interval_start=RECONNECT_DELAY,
+                interval_step=RECONNECT_DELAY,
+                interval_max=MAX_RECONNECT_DELAY,
+                callback=self._unless_stopped,
+            )
+            yield connection
 
-    def close(self) -> None:
-        """Close the idle connections (a later publish opens new ones)."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for producer in idle:
-            _release(producer)
+    def _unless_stopped(self) -> None:
+        if self.stop.is_set():
+            raise _Stopped()
 
+    def on_connection_error(self, error: Exception, interval: float) -> None:
+        log.warning("broker connection lost (%s); reconnecting in %.0f s", error, interval)
 
-def _release(producer: Producer) -> None:
-    try:
-        producer.connection.release()
-    except Exception as error:  # closing a broken connection may fail again: nothing to keep
-        log.debug("closing a publishing connection: %r", error)
+    def get_consumers(self, consumer: type[Consumer], channel: Any) -> list[Consumer]:
+        transport = self.transport
+        transport._declare_on(channel)
+        self.received.clear()  # unacked messages of a lost connection come back anyway
+        return [
+            consumer(
+                queues=[transport._queue(name)],
+                on_message=self._receiver(name),
+                auto_declare=False,
+                prefetch_count=transport.prefetch,
+            )
+            for name in transport._bindings
+        ]
+
+    def _receiver(self, consumer: str) -> Callable[[Message], None]:
+        def receive(message: Message) -> None:
+            self.received.append((consumer, message))
+
+        return receive
+
+    def on_consume_ready(
+        self, connection: Connection, channel: Any, consumers: list[Consumer], **kwargs: Any
+    ) -> None:
+        self.retry_producer = Producer(connection.channel())
+        log.info("consuming %s", ", ".join(self.transport._bindings) or "nothing")
+
+    def on_iteration(self) -> None:
+        while self.received and not self.stop.is_set():
+            consumer, message = self.received.popleft()
+            assert self.retry_producer is not None
+            self.transport._handle(consumer, message, self.retry_producer)
+        # Whatever is left unacked goes back to its queue when the connection closes.
 
 
 def _properties(event: Event) -> dict[str, Any]:
@@ -552,15 +551,3 @@ def _time(value: object) -> datetime | None:
         return datetime.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
-
-
-def _drain(connection: Connection) -> None:
-    connection.heartbeat_check()
-    try:
-        connection.drain_events(timeout=POLL_INTERVAL)
-    except TimeoutError:  # socket.timeout: nothing arrived
-        return
-
-
-def _recoverable_errors(connection: Connection) -> tuple[type[BaseException], ...]:
-    return (KombuError, *connection.connection_errors, *connection.channel_errors)

@@ -1,15 +1,18 @@
 """How events travel between modules: the interface, and the in-process implementation.
 
 The topology is the broker's: every publishing module has a topic exchange, every
-consuming module a queue bound to the event types it handles. In memory, "publish"
-delivers to each bound queue's handler at once, in the publishing thread.
+consuming module a queue bound to the event types it handles. In memory, the queue is
+a FIFO list in the publishing thread, drained breadth-first before `publish` returns.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -23,58 +26,127 @@ from oms.telemetry.context import event_fields
 log = logging.getLogger(__name__)
 
 Delivery = Callable[[Event], None]
+Forget = Callable[[list[Event]], None]
 
 
-class Transport(Protocol):
+class Publishing(Protocol):
+    """The side of a transport that takes events from the outboxes."""
+
+    def use_outbox(self, forget: Forget) -> None:
+        """Whom to tell which published events the transport has taken: their outbox
+        rows may go. Until then the relay publishes them again after a crash."""
+
+    def publish(self, event: Event) -> None:
+        """Hand `event` over for delivery; raise if it cannot be taken now."""
+
+    def ping(self) -> None:
+        """Raise if the transport cannot be reached."""
+
+    def close(self) -> None: ...
+
+
+class Consuming(Protocol):
+    """The side of a transport that hands events to the modules that consume them."""
+
     def bind(self, consumer: str, event_types: Iterable[str], deliver: Delivery) -> None:
         """Route every event of `event_types` to `consumer`, which handles it with `deliver`."""
 
     def use_dead_letters(self, store: DeadLetterStore, policy: RetryPolicy) -> None:
         """Where messages that cannot be handled end, and how failures are retried."""
 
-    def publish(self, event: Event) -> None:
-        """Hand `event` over for delivery; raise if it cannot be taken now."""
+    def consume(self, stop: threading.Event) -> None:
+        """Deliver what waits for the bound consumers until `stop` is set."""
 
     def sweep(self) -> None:
         """Periodic upkeep (wherever the relay runs): retries that are due, dead letters
         moved into the store."""
 
-    def ping(self) -> None:
-        """Raise if the transport cannot be reached."""
 
-    def pending(self) -> int:
-        """How many messages wait in consumers' queues (not counting those being handled)."""
+class Transport(Publishing, Consuming, Protocol):
+    """Both sides: every process publishes, and the worker (or, in memory, the
+    publishing thread itself) consumes."""
 
-    def close(self) -> None: ...
+
+def _forget_nothing(events: list[Event]) -> None:
+    return None
+
+
+@dataclass
+class _Drain:
+    """One thread's queue of deliveries, and what became of each event so far."""
+
+    queue: list[tuple[str, Event]] = field(default_factory=list)
+    waiting: dict[str, int] = field(default_factory=dict)  # event id -> deliveries to make
+    taken: list[Event] = field(default_factory=list)
+    refused: list[Exception] = field(default_factory=list)  # failures not even parked
+    kept: set[str] = field(default_factory=set)  # ids left in the outbox for the relay
+
+    def add(self, event: Event, consumers: list[str]) -> None:
+        self.queue.extend((consumer, event) for consumer in consumers)
+        self.waiting[event.id] = self.waiting.get(event.id, 0) + len(consumers)
+        if not consumers:
+            self.taken.append(event)
+
+    def done(self, event: Event) -> None:
+        self.waiting[event.id] -= 1
+        if self.waiting[event.id] == 0 and event.id not in self.kept:
+            self.taken.append(event)
 
 
 class MemoryTransport:
-    """Synchronous delivery inside one process; failed deliveries retried from the store.
+    """Delivery inside one process, breadth-first; failed deliveries retried from the store.
 
-    `publish` returns once every bound consumer has handled the event (and, by
-    recursion, whatever their handlers published), or has had its failure parked in
-    the dead-letter store with the time of its next try. `sweep` makes the tries that
-    are due. If even parking fails (the database is away), `publish` raises, and the
-    publisher's outbox keeps the event for the relay to publish again.
+    The first `publish` in a thread queues the event for each bound consumer, then
+    drains the queue: it takes the first delivery (with `shuffle`, a random one: a
+    test switch for the orders a broker may produce), runs the consumer, and queues
+    whatever its handler published, until nothing is left. A publish made while the
+    thread drains only queues. A failed delivery is parked in the dead-letter store
+    with the time of its next try; `sweep` makes the tries that are due. Once the
+    queue is empty the outboxes forget the events taken; one whose failure could not
+    even be parked (the database is away) stays there for the relay, and `publish`
+    raises.
     """
 
-    def __init__(self) -> None:
-        self._queues: dict[str, list[tuple[str, Delivery]]] = defaultdict(list)
+    def __init__(self, shuffle: random.Random | None = None) -> None:
+        self._routes: dict[str, list[str]] = defaultdict(list)  # event type -> consumers
         self._consumers: dict[str, Delivery] = {}
+        self._shuffle = shuffle
+        self._draining = threading.local()
         self._store: DeadLetterStore | None = None
         self._policy = RetryPolicy()
+        self._forget: Forget = _forget_nothing
 
     def bind(self, consumer: str, event_types: Iterable[str], deliver: Delivery) -> None:
         self._consumers[consumer] = deliver
         for event_type in event_types:
-            self._queues[event_type].append((consumer, deliver))
+            if consumer not in self._routes[event_type]:
+                self._routes[event_type].append(consumer)
 
     def use_dead_letters(self, store: DeadLetterStore, policy: RetryPolicy) -> None:
         self._store, self._policy = store, policy
 
+    def use_outbox(self, forget: Forget) -> None:
+        self._forget = forget
+
     def publish(self, event: Event) -> None:
-        for consumer, deliver in self._queues.get(event.type, ()):
-            self._deliver(consumer, deliver, event)
+        drain: _Drain | None = getattr(self._draining, "drain", None)
+        if drain is not None:  # a handler of this thread's drain published: queue it
+            drain.add(event, self._routes.get(event.type, []))
+            return
+        drain = self._draining.drain = _Drain()
+        try:
+            drain.add(event, self._routes.get(event.type, []))
+            while drain.queue:
+                consumer, queued = drain.queue.pop(self._next(len(drain.queue)))
+                self._deliver(drain, consumer, queued)
+        finally:
+            self._draining.drain = None
+        self._forget(drain.taken)
+        if drain.refused:
+            raise drain.refused[0]
+
+    def consume(self, stop: threading.Event) -> None:
+        stop.wait()  # publishing threads deliver themselves
 
     def sweep(self) -> None:
         if self._store is None:
@@ -94,27 +166,38 @@ class MemoryTransport:
     def ping(self) -> None:
         return None
 
-    def pending(self) -> int:
-        return 0  # delivery is synchronous: nothing ever waits
-
     def close(self) -> None:
         return None
 
-    def _deliver(self, consumer: str, deliver: Delivery, event: Event) -> None:
+    def _next(self, queued: int) -> int:
+        return self._shuffle.randrange(queued) if self._shuffle else 0
+
+    def _deliver(self, drain: _Drain, consumer: str, event: Event) -> None:
         try:
-            deliver(event)
+            self._consumers[consumer](event)
         except MalformedEvent as error:  # no retry can make it valid
-            self._park(consumer, event, error, Failure(MALFORMED, event.to_json(), repr(error)))
+            failure = Failure(MALFORMED, event.to_json(), repr(error))
+            self._park(drain, consumer, event, error, failure)
         except Exception as error:
             now = utc_now()
             retry_at = self._policy.next_try(error, 1, now, now)
             failure = Failure(FAILED, event.to_json(), repr(error), retry_at=retry_at)
-            self._park(consumer, event, error, failure)
+            self._park(drain, consumer, event, error, failure)
+        drain.done(event)
 
-    def _park(self, consumer: str, event: Event, error: Exception, failure: Failure) -> None:
-        if self._store is None:
-            raise error
-        self._store.park(consumer, failure)
+    def _park(
+        self, drain: _Drain, consumer: str, event: Event, error: Exception, failure: Failure
+    ) -> None:
+        try:
+            if self._store is None:
+                raise error
+            self._store.park(consumer, failure)
+        except Exception as refused:
+            fields = event_fields(event.id, event.type, event.correlationid)
+            log.warning("%s stays in the outbox: %r", event.id, refused, extra=fields)
+            drain.kept.add(event.id)
+            drain.refused.append(refused)
+            return
         self._report(consumer, event, error, failure.retry_at)
 
     @staticmethod

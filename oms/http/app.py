@@ -141,7 +141,7 @@ def _add_operations_routes(app: Flask) -> None:
         problems = {}
         for part, check in (
             ("database", runtime.database.ping),
-            ("broker", runtime.bus.transport.ping),
+            ("broker", runtime.bus.ping),
         ):
             try:
                 check()

@@ -150,7 +150,7 @@ def test_oms_dead_letters_lists_a_malformed_message_and_drop_all_empties_the_sto
         )
     consuming = start_runtime(broker_settings)
     stop = threading.Event()
-    worker = threading.Thread(target=consuming.bus.transport.consume, args=(stop,))
+    worker = threading.Thread(target=consuming.bus.run_worker, args=(stop,))
     worker.start()
     try:
         wait_until(

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from oms import cli, payments
-from oms.app import create_port_apps, relay_until, start_runtime
+from oms.app import create_port_apps, start_runtime, start_upkeep_thread
 from oms.audit import audit
 from oms.config import Settings
 from oms.orders import service as orders_service
@@ -39,8 +39,7 @@ def healing_shop(settings: Settings) -> Iterator[Shop]:
         )
     )
     stop = threading.Event()
-    upkeep = threading.Thread(target=relay_until, args=(runtime, stop), daemon=True)
-    upkeep.start()
+    upkeep = start_upkeep_thread(runtime, stop)
     yield Shop(create_port_apps(runtime), runtime)
     stop.set()
     upkeep.join(timeout=10)
