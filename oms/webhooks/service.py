@@ -249,6 +249,11 @@ def record_deliveries(uow: UnitOfWork, event: Event) -> None:
     uow.session.execute(insert(Delivery), rows)
 
 
+def has_subscriber(event: Event, session: Session) -> bool:
+    """Whether an enabled endpoint subscribes to `event`."""
+    return bool(subscribed_endpoints(session, event.type))
+
+
 def subscribed_endpoints(session: Session, event_type: str) -> list[str]:
     """The ids of the enabled endpoints whose patterns match `event_type`."""
     endpoints = session.execute(select(Endpoint.id, Endpoint.events).where(Endpoint.enabled))
