@@ -488,7 +488,7 @@ def test_a_malformed_dead_letter_is_not_handled_when_replayed(quick_retries: Run
 
     tries_before = len(calls)
 
-    [(failed, error)] = quick_retries.bus.replay([malformed])
+    [(_entry, error)] = quick_retries.bus.replay([malformed])
 
     assert "MalformedEvent" in error
     assert len(calls) == tries_before
