@@ -36,6 +36,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from oms.money import PRECISION, to_money
+from oms.wakeups import Wakeups
 
 SCHEMAS = ("users", "products", "orders", "payments", "webhooks")  # = oms.app.MODULES' schemas
 WRITER_TURN_TIMEOUT = 30.0
@@ -61,6 +62,7 @@ class Database:
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
         self._writer_turn = threading.Lock() if self.is_sqlite else None
+        self.wakeups = Wakeups(self.engine, [self._writer])
 
     def reading(self) -> Session:
         return self._reader()
@@ -88,6 +90,7 @@ class Database:
             connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        self.wakeups.close()
         self.engine.dispose()
 
     def _create_engine(self, pool_size: int) -> Engine:

@@ -4,7 +4,7 @@ It knows events, the outbox and inbox, and transports; it never knows a module.
 """
 
 from oms.bus import catalogue as events
-from oms.bus.bus import Bus, Handler
+from oms.bus.bus import Bus, Handler, Selective
 from oms.bus.dead_letters import DeadLetter, DeadLetterStore
 from oms.bus.envelope import Event, MalformedEvent
 from oms.bus.faults import RetryPolicy, is_transient
@@ -22,6 +22,7 @@ __all__ = [
     "MemoryTransport",
     "MessageTables",
     "RetryPolicy",
+    "Selective",
     "Transport",
     "UnitOfWork",
     "events",

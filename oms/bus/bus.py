@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
 
-from oms.bus.catalogue import EventType, event_type_of
+from oms.bus.catalogue import EventType, decode
 from oms.bus.dead_letters import UNROUTABLE, DeadLetter, DeadLetterStore
 from oms.bus.envelope import Event
 from oms.bus.faults import RetryPolicy
@@ -28,6 +29,16 @@ from oms.telemetry.tracing import span
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event, UnitOfWork], None]
+
+
+@dataclass(frozen=True)
+class Selective:
+    """A handler that takes only some of the events of its types. `wants` answers first,
+    from a read: an event it does not want costs no write transaction and leaves no
+    inbox row."""
+
+    wants: Callable[[Event, Session], bool]
+    handler: Handler
 
 
 @dataclass(frozen=True)
@@ -63,12 +74,14 @@ class Bus:
         self._outboxes[tables.module] = tables
         self.dead_letters.register(tables)
 
-    def subscribe(self, tables: MessageTables, handlers: Mapping[EventType, Handler]) -> None:
+    def subscribe(
+        self, tables: MessageTables, handlers: Mapping[EventType, Handler | Selective]
+    ) -> None:
         by_name = {event_type.name: handler for event_type, handler in handlers.items()}
         self.subscriptions.setdefault(tables.module, set()).update(by_name)
 
-        def deliver(event: Event) -> None:
-            self.handle(tables, by_name[event_type_of(event).name], event)
+        def deliver(event: Event) -> None:  # checked already: published here, or decoded
+            self.handle(tables, by_name[event.type], event)
 
         self._deliveries[tables.module] = deliver
         self.transport.bind(tables.module, by_name, deliver)
@@ -76,10 +89,15 @@ class Bus:
     def unit_of_work(self, tables: MessageTables) -> UnitOfWork:
         return UnitOfWork(self.database.writing(), tables, self._relay, self.database.write_turn())
 
-    def handle(self, tables: MessageTables, handler: Handler, event: Event) -> None:
+    def handle(self, tables: MessageTables, handler: Handler | Selective, event: Event) -> None:
         """Run `handler` once per event id for this module, in one transaction."""
         started, result = time.perf_counter(), "error"
         try:
+            if isinstance(handler, Selective):
+                if not self._wanted(handler, event):
+                    result = "unwanted"
+                    return
+                handler = handler.handler
             with self._event_context(tables, event):
                 with self.unit_of_work(tables) as uow:
                     # a concurrent duplicate waits here, then claims nothing
@@ -101,13 +119,17 @@ class Bus:
         finally:
             metrics.count_handled(tables.module, event.type, result, time.perf_counter() - started)
 
+    def _wanted(self, selective: Selective, event: Event) -> bool:
+        with self.database.reading() as session:
+            return selective.wants(event, session)
+
     def replay(self, entries: list[DeadLetter]) -> list[tuple[DeadLetter, str]]:
         """Hand dead letters to their consumer again (an unroutable one to the transport);
         forget each that goes through. The ones that failed again, with their error."""
         failed = []
         for entry in entries:
             try:
-                event = Event.from_json(entry.body)
+                event = decode(entry.body)
                 if entry.kind == UNROUTABLE:
                     self.transport.publish(event)
                 else:

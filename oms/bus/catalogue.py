@@ -197,6 +197,14 @@ CATALOGUE: dict[str, EventType] = {
 PUBLISHERS = sorted({event_type.publisher for event_type in CATALOGUE.values()})
 
 
+def decode(raw: str | bytes) -> Event:
+    """An event that comes from outside this process (the broker, the dead-letter store),
+    checked against the catalogue once, here: what is delivered is valid."""
+    event = Event.from_json(raw)
+    event_type_of(event)
+    return event
+
+
 def event_type_of(event: Event) -> EventType:
     """The catalogue entry of an incoming event, after checking its payload."""
     event_type = CATALOGUE.get(event.type)

@@ -38,7 +38,7 @@ from kombu.message import Message
 from kombu.mixins import ConsumerMixin
 from kombu.pools import ProducerPool
 
-from oms.bus.catalogue import CATALOGUE, PUBLISHERS
+from oms.bus.catalogue import CATALOGUE, PUBLISHERS, decode
 from oms.bus.dead_letters import (
     FAILED,
     MALFORMED,
@@ -306,7 +306,7 @@ class RabbitTransport:
 
     def _handle(self, consumer: str, message: Message, producer: Producer) -> None:
         try:
-            event = Event.from_json(message.body)
+            event = decode(message.body)
             self._route(consumer, event)(event)
         except MalformedEvent as error:
             log.error("dead-lettered for %s, malformed: %r (%s)", consumer, message.body, error)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from oms.bus.catalogue import decode
 from oms.bus.dead_letters import FAILED, MALFORMED, DeadLetterStore, Failure
 from oms.bus.envelope import Event, MalformedEvent
 from oms.bus.faults import RetryPolicy
@@ -152,7 +153,7 @@ class MemoryTransport:
         if self._store is None:
             return
         for entry in self._store.due(utc_now()):
-            event = Event.from_json(entry.body)
+            event = decode(entry.body)
             try:
                 self._consumers[entry.module](event)
             except Exception as error:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Insert, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,13 @@ from oms.bus.store import MessageTables
 from oms.telemetry.context import child_traceparent, current_traceparent
 
 INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+@functools.cache
+def _claiming(inbox: Table, dialect: str) -> Insert:
+    """The inbox insert that skips an event handled before (built once: it is on every
+    delivery's path)."""
+    return INSERTS[dialect](inbox).on_conflict_do_nothing()
 
 
 class UnitOfWork:
@@ -63,14 +71,13 @@ class UnitOfWork:
     def claim(self, event: Event) -> bool:
         """Record `event` as handled here; False if this module handled it already."""
         dialect = self.session.get_bind().dialect.name
-        insert_ignoring_duplicates = INSERTS[dialect](self.tables.inbox).on_conflict_do_nothing()
         row = {
             "event_id": event.id,
             "type": event.type,
             "handled_at": datetime.now(UTC),
             "correlation_id": event.correlationid,
         }
-        return self.session.execute(insert_ignoring_duplicates, row).rowcount == 1
+        return self.session.execute(_claiming(self.tables.inbox, dialect), row).rowcount == 1
 
     def __enter__(self) -> UnitOfWork:
         self._writer_turn.__enter__()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from oms.bus import UnitOfWork, events
@@ -34,6 +34,7 @@ PENDING, COMPLETED, FAILED, REFUNDED, CANCELLED = (
     "cancelled",
 )
 UNKNOWN_METHOD = "payment_method_not_found"
+PAYMENT_COLUMNS = tuple(Payment.__table__.columns)
 PAYMENT_IDS = uuid.UUID("6f1c2a4e-4d1b-5a8e-9c3f-0b7e2d5a9c10")  # the namespace of payment ids
 
 
@@ -201,14 +202,15 @@ def pay_order(rt: Runtime, order: OrderPayment) -> PaymentView:
 
 def charge_order(uow: UnitOfWork, gateway: PaymentGateway, order: OrderPayment) -> None:
     """Charge a confirmed order once; a cancelled or already charged order is left alone."""
-    _one_order_at_a_time(uow.session, order.order_id)
-    if uow.session.get(CancelledOrder, order.order_id) is not None:
-        return  # order.cancelled came first: this order is never charged
-    if _payment_of(uow.session, order.order_id) is not None:
-        return
+    session = uow.session
+    _one_order_at_a_time(session, order.order_id)
+    settled = select(CancelledOrder.order_id).where(CancelledOrder.order_id == order.order_id)
+    charged = select(Payment.order_id).where(Payment.order_id == order.order_id)
+    if session.execute(settled.union_all(charged).limit(1)).first() is not None:
+        return  # order.cancelled came first (never charged), or it is charged already
     payment = _new_payment(order)
-    uow.session.add(payment)
     _charge(uow, gateway, payment)
+    session.execute(insert(Payment), _row_of(payment))
 
 
 def compensate_cancelled_order(uow: UnitOfWork, gateway: PaymentGateway, order_id: str) -> None:
@@ -337,6 +339,11 @@ def _payment_of(session: Session, order_id: str) -> Payment | None:
     return session.scalars(
         select(Payment).where(Payment.order_id == order_id).with_for_update()
     ).first()
+
+
+def _row_of(payment: Payment) -> dict:
+    """A new payment as plain column values: inserted without the ORM's flush."""
+    return {column.key: getattr(payment, column.key) for column in PAYMENT_COLUMNS}
 
 
 def _new_payment(order: OrderPayment) -> Payment:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,21 @@ from oms.products.models import (
 from oms.runtime import Runtime
 
 RESERVED, RELEASED, REFUSED = "reserved", "released", "refused"
+HOLDS, HOLD_ITEMS, INVENTORY = StockHold.__table__, StockHoldItem.__table__, Inventory.__table__
+# The hot path of every checkout, as plain statements (no ORM unit of work to flush).
+TAKE = (
+    update(INVENTORY)
+    .where(
+        INVENTORY.c.product_id == bindparam("pid"), INVENTORY.c.available >= bindparam("quantity")
+    )
+    .values(available=INVENTORY.c.available - bindparam("quantity"))
+)
+GIVE_BACK = (
+    update(INVENTORY)
+    .where(INVENTORY.c.product_id == bindparam("pid"))
+    .values(available=INVENTORY.c.available + bindparam("quantity"))
+)
+AVAILABLE = select(INVENTORY.c.available).where(INVENTORY.c.product_id == bindparam("pid"))
 INITIAL, RESTOCK, WRITE_OFF, HOLD, RELEASE = "initial", "restock", "write_off", "hold", "release"
 MAX_STOCK = 1_000_000
 
@@ -183,22 +198,28 @@ def count_stock_holds(rt: Runtime) -> dict[str, int]:
 
 def reserve_stock(uow: UnitOfWork, order_id: str, wanted: dict[str, int]) -> None:
     """Hold every item of an order, or none; tell orders which it was."""
-    if uow.session.get(StockHold, order_id) is not None:
+    session = uow.session
+    if _hold_state(session, order_id) is not None:
         return  # already decided, or the order was cancelled before we saw it
-    with uow.session.begin_nested() as attempt:
-        shortages = _take_stock(uow.session, wanted)
-        if shortages:
-            attempt.rollback()
+    shortages = _take_stock(session, wanted)
+    now = utc_now()
     if shortages:
-        uow.session.add(StockHold(order_id=order_id, state=REFUSED, updated_at=utc_now()))
+        session.execute(insert(HOLDS), {"order_id": order_id, "state": REFUSED, "updated_at": now})
         uow.publish(
             events.INVENTORY_INSUFFICIENT,
             {"orderId": order_id, "shortages": shortages},
             correlation_id=order_id,
         )
         return
-    uow.session.add(_hold(order_id, wanted))
-    _record_movements(uow.session, HOLD, {pid: -qty for pid, qty in wanted.items()}, order_id)
+    session.execute(insert(HOLDS), {"order_id": order_id, "state": RESERVED, "updated_at": now})
+    session.execute(
+        insert(HOLD_ITEMS),
+        [
+            {"order_id": order_id, "product_id": pid, "quantity": qty}
+            for pid, qty in sorted(wanted.items())
+        ],
+    )
+    _record_movements(session, HOLD, {pid: -qty for pid, qty in wanted.items()}, order_id)
     uow.publish(
         events.INVENTORY_RESERVED,
         {"orderId": order_id, "items": _item_list(wanted)},
@@ -208,23 +229,26 @@ def reserve_stock(uow: UnitOfWork, order_id: str, wanted: dict[str, int]) -> Non
 
 def release_stock(uow: UnitOfWork, order_id: str) -> None:
     """Give back what a cancelled order holds; remember the cancellation either way."""
-    hold = uow.session.get(StockHold, order_id)
-    if hold is None:
-        uow.session.add(StockHold(order_id=order_id, state=RELEASED, updated_at=utc_now()))
+    session = uow.session
+    state = _hold_state(session, order_id)
+    now = utc_now()
+    if state is None:
+        session.execute(insert(HOLDS), {"order_id": order_id, "state": RELEASED, "updated_at": now})
         return
-    if hold.state != RESERVED:
+    if state != RESERVED:
         return
-    for item in sorted(hold.items, key=lambda item: item.product_id):
-        uow.session.execute(
-            update(Inventory)
-            .where(Inventory.product_id == item.product_id)
-            .values(available=Inventory.available + item.quantity)
-        )
-    _record_movements(
-        uow.session, RELEASE, {item.product_id: item.quantity for item in hold.items}, order_id
+    held = dict(
+        session.execute(
+            select(HOLD_ITEMS.c.product_id, HOLD_ITEMS.c.quantity).where(
+                HOLD_ITEMS.c.order_id == order_id
+            )
+        ).all()
     )
-    hold.state = RELEASED
-    hold.updated_at = utc_now()
+    _give_back(session, held)
+    _record_movements(session, RELEASE, held, order_id)
+    session.execute(
+        update(HOLDS).where(HOLDS.c.order_id == order_id).values(state=RELEASED, updated_at=now)
+    )
 
 
 @dataclass(frozen=True)
@@ -269,36 +293,32 @@ def _record_movements(
 
 
 def _take_stock(session: Session, wanted: dict[str, int]) -> list[dict]:
-    """Decrement each product if it has enough; the shortages, if any (then roll back)."""
+    """Take each product's quantity if there is enough of all of them; otherwise take
+    nothing and return the shortages."""
+    taken: dict[str, int] = {}
     shortages = []
     # A fixed order of row locks keeps two multi-item orders from deadlocking.
     for product_id in sorted(wanted):
         quantity = wanted[product_id]
-        taken = session.execute(
-            update(Inventory)
-            .where(Inventory.product_id == product_id, Inventory.available >= quantity)
-            .values(available=Inventory.available - quantity)
-        ).rowcount
-        if not taken:
-            available = session.scalar(
-                select(Inventory.available).where(Inventory.product_id == product_id)
-            )
-            shortages.append(
-                {"productId": product_id, "requested": quantity, "available": available or 0}
-            )
+        if session.execute(TAKE, {"pid": product_id, "quantity": quantity}).rowcount:
+            taken[product_id] = quantity
+            continue
+        available = session.scalar(AVAILABLE, {"pid": product_id})
+        shortages.append(
+            {"productId": product_id, "requested": quantity, "available": available or 0}
+        )
+    if shortages:
+        _give_back(session, taken)  # all or nothing; the rows stay locked by this transaction
     return shortages
 
 
-def _hold(order_id: str, wanted: dict[str, int]) -> StockHold:
-    return StockHold(
-        order_id=order_id,
-        state=RESERVED,
-        updated_at=utc_now(),
-        items=[
-            StockHoldItem(order_id=order_id, product_id=product_id, quantity=quantity)
-            for product_id, quantity in sorted(wanted.items())
-        ],
-    )
+def _give_back(session: Session, quantities: dict[str, int]) -> None:
+    for product_id in sorted(quantities):
+        session.execute(GIVE_BACK, {"pid": product_id, "quantity": quantities[product_id]})
+
+
+def _hold_state(session: Session, order_id: str) -> str | None:
+    return session.scalar(select(HOLDS.c.state).where(HOLDS.c.order_id == order_id))
 
 
 def _item_list(quantities: dict[str, int]) -> list[dict]:

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from oms.bus import Event, UnitOfWork
@@ -228,28 +228,36 @@ def redeliver(rt: Runtime, webhook_id: str, delivery_id: str) -> DeliveryView:
 
 def record_deliveries(uow: UnitOfWork, event: Event) -> None:
     """One pending delivery of `event` for each enabled endpoint subscribed to it."""
-    endpoints = uow.session.scalars(select(Endpoint).where(Endpoint.enabled)).all()
+    endpoint_ids = subscribed_endpoints(uow.session, event.type)
+    if not endpoint_ids:
+        return
     now = utc_now()
-    for endpoint in endpoints:
-        if not matches(endpoint.events, event.type):
-            continue
-        uow.session.add(
-            Delivery(
-                id=str(uuid.uuid4()),
-                endpoint_id=endpoint.id,
-                event_id=event.id,
-                event_type=event.type,
-                ordering_key=(event.correlationid or event.id)[:100],
-                occurred_at=_occurred_at(event, now),
-                envelope=event.to_json(),
-                status=PENDING,
-                attempts=0,
-                attempts_this_round=0,
-                next_attempt_at=now + ORDERING_GRACE,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+    common = {
+        "event_id": event.id,
+        "event_type": event.type,
+        "ordering_key": (event.correlationid or event.id)[:100],
+        "occurred_at": _occurred_at(event, now),
+        "envelope": event.to_json(),
+        "status": PENDING,
+        "attempts": 0,
+        "attempts_this_round": 0,
+        "next_attempt_at": now + ORDERING_GRACE,
+        "created_at": now,
+        "updated_at": now,
+    }
+    rows = [{**common, "id": str(uuid.uuid4()), "endpoint_id": eid} for eid in endpoint_ids]
+    uow.session.execute(insert(Delivery), rows)
+
+
+def has_subscriber(event: Event, session: Session) -> bool:
+    """Whether an enabled endpoint subscribes to `event`."""
+    return bool(subscribed_endpoints(session, event.type))
+
+
+def subscribed_endpoints(session: Session, event_type: str) -> list[str]:
+    """The ids of the enabled endpoints whose patterns match `event_type`."""
+    endpoints = session.execute(select(Endpoint.id, Endpoint.events).where(Endpoint.enabled))
+    return [endpoint.id for endpoint in endpoints if matches(endpoint.events, event_type)]
 
 
 def matches(patterns: list[str], event_type: str) -> bool:

@@ -1,0 +1,66 @@
+"""A waiting thread is woken by the commit of another transaction, on SQLite and on
+PostgreSQL (there from another process's connection, by NOTIFY), and not by a rollback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from oms.db import Database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'oms.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    database = Database(url)
+    yield database
+    database.dispose()
+
+
+def commit_later(database: Database, key: str, *, rollback: bool = False) -> threading.Thread:
+    def write() -> None:
+        time.sleep(0.2)
+        with database.writing() as session, database.write_turn():
+            session.execute(text("SELECT 1"))
+            database.wakeups.signal(session, key)
+            if rollback:
+                session.rollback()
+            else:
+                session.commit()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    return thread
+
+
+def test_a_commit_wakes_the_waiter_at_once(database: Database) -> None:
+    with database.wakeups.expect("order-1") as waiter:
+        waiter.wait(0.3)  # the listener is connected by now, on PostgreSQL
+        writer = commit_later(database, "order-1")
+        started = time.monotonic()
+        woken = waiter.wait(5.0)
+        waited = time.monotonic() - started
+    writer.join()
+    assert woken
+    assert waited < 1.0
+
+
+def test_a_rollback_or_another_key_wakes_no_one(database: Database) -> None:
+    with database.wakeups.expect("order-2") as waiter:
+        waiter.wait(0.3)
+        writers = [
+            commit_later(database, "order-2", rollback=True),
+            commit_later(database, "order-3"),
+        ]
+        woken = waiter.wait(1.0)
+    for writer in writers:
+        writer.join()
+    assert not woken
