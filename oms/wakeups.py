@@ -31,6 +31,14 @@ PENDING_KEY = "oms_wakeups"  # where a session keeps the keys it will signal on 
 RECONNECT_SECONDS = 1.0
 
 
+def signal(session: Session, key: str) -> None:
+    """Wake the waiters of `key` (in any process) once this session's transaction commits."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(CHANNEL, key)))
+    else:  # the commit listener of the process's Wakeups sends it
+        session.info.setdefault(PENDING_KEY, []).append(key)
+
+
 class Waiter:
     def __init__(self) -> None:
         self._woken = threading.Event()
@@ -57,13 +65,6 @@ class Wakeups:
             for factory in sessions:
                 event.listen(factory, "after_commit", self._wake_committed)
                 event.listen(factory, "after_rollback", _forget_pending)
-
-    def signal(self, session: Session, key: str) -> None:
-        """Wake the waiters of `key` once this session's transaction commits."""
-        if self._uses_notify:
-            session.execute(select(func.pg_notify(CHANNEL, key)))
-        else:
-            session.info.setdefault(PENDING_KEY, []).append(key)
 
     @contextmanager
     def expect(self, key: str) -> Iterator[Waiter]:

@@ -355,6 +355,7 @@ def _store(uow: UnitOfWork, order: Order) -> None:
     """Store the order's changes and publish what it announced, in the caller's transaction."""
     if order.saga_settled:
         metrics.observe_saga_settled(order.created_at, order.status, order.updated_at)
+        settling.announce_settled(uow.session, order.id)
     store.save(uow.session, order)
     _announce(uow, order)
 

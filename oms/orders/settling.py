@@ -5,22 +5,33 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from oms.orders.domain import IN_FLIGHT
 from oms.orders.models import Order
 from oms.runtime import Runtime
+from oms.wakeups import signal
 
-FIRST_PAUSE_SECONDS = 0.005
-LONGEST_PAUSE_SECONDS = 0.05
+# A wake-up is a hint that may be lost (a dropped LISTEN connection): look again at least
+# this often anyway.
+LONGEST_WAIT_SECONDS = 0.25
 
 
 def wait_for_settlement(rt: Runtime, order_id: str, timeout_seconds: float) -> None:
-    """Return once the order's saga has settled, or when `timeout_seconds` run out."""
+    """Return once the order's saga has settled, or when `timeout_seconds` run out. The
+    commit that settles it wakes this wait (`announce_settled`); nothing polls."""
     deadline = time.monotonic() + timeout_seconds
-    pause = FIRST_PAUSE_SECONDS
-    while _status_of(rt, order_id) in IN_FLIGHT and time.monotonic() < deadline:
-        time.sleep(pause)
-        pause = min(pause * 1.5, LONGEST_PAUSE_SECONDS)
+    with rt.database.wakeups.expect(order_id) as settled:
+        while _status_of(rt, order_id) in IN_FLIGHT:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            settled.wait(min(remaining, LONGEST_WAIT_SECONDS))
+
+
+def announce_settled(session: Session, order_id: str) -> None:
+    """Wake whoever waits for this order, once the settling transaction commits."""
+    signal(session, order_id)
 
 
 def _status_of(rt: Runtime, order_id: str) -> str | None:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from oms.db import Database
+from oms.wakeups import signal
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -30,7 +31,7 @@ def commit_later(database: Database, key: str, *, rollback: bool = False) -> thr
         time.sleep(0.2)
         with database.writing() as session, database.write_turn():
             session.execute(text("SELECT 1"))
-            database.wakeups.signal(session, key)
+            signal(session, key)
             if rollback:
                 session.rollback()
             else:
