@@ -52,10 +52,6 @@ def child_traceparent(parent: str | None) -> str | None:
     return f"{version}-{trace_id}-{secrets.token_hex(8)}-{flags}"
 
 
-def trace_id_of(traceparent: str | None) -> str | None:
-    return traceparent.split("-")[1] if traceparent else None
-
-
 def current_fields() -> dict[str, str]:
     """The context fields of the current request or event (empty outside of both)."""
     return _fields.get() or {}
@@ -74,16 +70,6 @@ def bound(**fields: str | None) -> Iterator[None]:
         yield
     finally:
         _fields.reset(token)
-
-
-def bind(**fields: str | None) -> object:
-    """Like `bound`, for code that cannot wrap a block (Flask's before/teardown hooks)."""
-    merged = {**current_fields(), **{key: value for key, value in fields.items() if value}}
-    return _fields.set(merged)
-
-
-def unbind(token: object) -> None:
-    _fields.reset(token)  # type: ignore[arg-type]
 
 
 def event_fields(event_id: object, event_type: object, correlation_id: object) -> dict[str, str]:
