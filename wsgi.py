@@ -9,6 +9,7 @@ from oms.telemetry.tracing import configure_tracing
 
 
 def create_app() -> PortDispatcher:
-    configure_logging()
+    settings = Settings.from_env()
+    configure_logging(settings)
     configure_tracing()
-    return create_wsgi_app(Settings.from_env())
+    return create_wsgi_app(settings)

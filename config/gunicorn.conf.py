@@ -1,27 +1,26 @@
 """Gunicorn settings for `oms serve`: one process group bound to all six ports."""
 
 import multiprocessing
-import os
 
 from oms.config import Settings
 from oms.telemetry.logs import gunicorn_logconfig
 from oms.telemetry.multiproc import process_exited
 
 _settings = Settings.from_env()
-_host = os.environ.get("OMS_HOST", "127.0.0.1")
 
-bind = [f"{_host}:{port}" for port in _settings.ports.values()]
+bind = [f"{_settings.host}:{port}" for port in _settings.ports.values()]
 # gthread, except that each request is read in full on the event loop before a thread
 # takes it: slow or idle clients cost a socket, never a thread (see oms/http/serving.py).
 worker_class = "oms.http.serving.BufferingThreadWorker"
-worker_connections = int(os.environ.get("OMS_WEB_CONNECTIONS", "1000"))
-# Embedded (SQLite): one process with threads. More processes would each run their own
-# sagas correctly, but SQLite has a single writer and processes waiting for it sleep in
-# its busy handler; measured with `make bench`, two processes gave a lower rate and a p99
-# six times worse. On PostgreSQL + RabbitMQ the web tier scales out in processes.
-_default_workers = multiprocessing.cpu_count() if _settings.uses_broker else 1
-workers = int(os.environ.get("OMS_WEB_WORKERS", _default_workers))
-threads = int(os.environ.get("OMS_WEB_THREADS", "8"))
+worker_connections = _settings.web_connections
+# OMS_WEB_WORKERS unset (or 0) is automatic. Embedded (SQLite): one process with threads.
+# More processes would each run their own sagas correctly, but SQLite has a single writer
+# and processes waiting for it sleep in its busy handler; measured with `make bench`, two
+# processes gave a lower rate and a p99 six times worse. On PostgreSQL + RabbitMQ the web
+# tier scales out in processes.
+_automatic_workers = multiprocessing.cpu_count() if _settings.uses_broker else 1
+workers = _settings.web_workers or _automatic_workers
+threads = _settings.web_threads
 timeout = 60
 graceful_timeout = 20
 keepalive = 5
@@ -29,8 +28,8 @@ keepalive = 5
 # duration, request id), OMS's too: JSON lines with OMS_LOG_FORMAT=json.
 accesslog = None  # the access line goes through logconfig_dict's handler instead
 errorlog = "-"
-loglevel = os.environ.get("OMS_LOG_LEVEL", "info")
-logconfig_dict = gunicorn_logconfig()
+loglevel = _settings.log_level.lower()
+logconfig_dict = gunicorn_logconfig(_settings.log_format, _settings.log_level)
 # gunicorn 27 keeps a control socket at one fixed per-user path: two OMS on a machine
 # (tests, the benchmark) would fight over it.
 control_socket_disable = True

@@ -29,13 +29,13 @@ if TYPE_CHECKING:
 
 
 def main(argv: list[str] | None = None) -> int:
-    configure_logging()
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
     except ConfigurationError as error:
         print(f"oms: {error}", file=sys.stderr)
         return 2
+    configure_logging(settings)
     return args.command(settings, args)
 
 
@@ -81,8 +81,9 @@ def _consume(settings: Settings, args: argparse.Namespace) -> int:
 
     configure_tracing("oms-worker")
     runtime = start_runtime(settings)
-    if args.metrics_port:
-        _serve_worker_metrics(args.metrics_port)
+    metrics_port = settings.worker_metrics_port if args.metrics_port is None else args.metrics_port
+    if metrics_port:
+        _serve_worker_metrics(metrics_port, settings.host)
     stop = threading.Event()
     _stop_on_signals(stop)
     threads = [start_upkeep_thread(runtime, stop), start_webhook_thread(runtime, stop)]
@@ -114,14 +115,14 @@ def _metrics_dir(shared: bool) -> Iterator[None]:
             remove_multiprocess_dir(path)
 
 
-def _serve_worker_metrics(port: int) -> None:
+def _serve_worker_metrics(port: int, host: str) -> None:
     """A worker in a container of its own shows its metrics on `port` (GET /metrics)."""
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
-    start_http_server(port, addr=os.environ.get("OMS_HOST", "127.0.0.1"), registry=registry)
+    start_http_server(port, addr=host, registry=registry)
 
 
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
@@ -272,9 +273,8 @@ def _parser() -> argparse.ArgumentParser:
     worker_parser.add_argument(
         "--metrics-port",
         type=int,
-        default=int(os.environ.get("OMS_WORKER_METRICS_PORT", "0")),
-        help="serve this worker's Prometheus metrics on this port (default: off; "
-        "beside `oms serve` they are on its ops port)",
+        help="serve this worker's Prometheus metrics on this port (default: "
+        "OMS_WORKER_METRICS_PORT, else off; beside `oms serve` they are on its ops port)",
     )
     worker_parser.set_defaults(command=worker)
     db = commands.add_parser("db", help="database schema").add_subparsers(required=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import Field, dataclass, field, fields, replace
@@ -34,6 +35,11 @@ FLAGS = {"1": True, "true": True, "yes": True, "on": True} | {
 
 class ConfigurationError(RuntimeError):
     """OMS refuses to start with these settings."""
+
+
+def _one_of(*choices: str, default: str) -> Any:
+    """A field that takes one of `choices` (any case); anything else is refused."""
+    return field(default=default, metadata={"choices": choices})
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,15 @@ class Settings:
     checkout_rate_limit: int = 60
     checkout_rate_window_seconds: int = 60
     token_check_ttl_seconds: float = 5.0
+    # The process: where it listens, how gunicorn sizes it, how it logs.
+    host: str = "127.0.0.1"
+    web_connections: int = 1000
+    web_workers: int = 0  # 0: automatic (see config/gunicorn.conf.py)
+    web_threads: int = 8
+    request_read_timeout_seconds: float = 30.0
+    worker_metrics_port: int = 0  # 0: off
+    log_format: str = _one_of("text", "json", default="text")
+    log_level: str = _one_of(*logging.getLevelNamesMapping(), default="INFO")
 
     @property
     def is_embedded(self) -> bool:
@@ -121,25 +136,39 @@ class Settings:
 
 def _parse(name: str, raw: str, item: Field) -> Any:
     """`raw` as the type of the field's default."""
+    if "choices" in item.metadata:
+        return _choice(name, raw, item.metadata["choices"])
     kind = type(item.default)
     if kind is tuple:  # a comma-separated list
         return tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
     if kind is bool:
         return _flag(name, raw)
     if kind in (int, float):
-        return _number(name, raw, kind)
+        # A default of 0 means off or automatic: 0 may be asked for explicitly too.
+        return _number(name, raw, kind, allow_zero=item.default == 0)
     return raw
 
 
-def _number(name: str, raw: str, kind: type[int] | type[float]) -> int | float:
+def _number(
+    name: str, raw: str, kind: type[int] | type[float], allow_zero: bool = False
+) -> int | float:
     """The positive number in `raw`, or a one-line error."""
     try:
         value = kind(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name} must be greater than 0, not {raw!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        least = "0 or more" if allow_zero else "greater than 0"
+        raise ConfigurationError(f"{name} must be {least}, not {raw!r}")
     return value
+
+
+def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    """The one of `choices` that `raw` names, whatever its case, or a one-line error."""
+    chosen = {choice.lower(): choice for choice in choices}.get(raw.strip().lower())
+    if chosen is None:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return chosen
 
 
 def _flag(name: str, raw: str) -> bool:
@@ -158,9 +187,9 @@ def _local_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-def configure_logging() -> None:
+def configure_logging(settings: Settings) -> None:
     """One log format for every OMS process (CLI, gunicorn workers, bus workers):
     JSON lines with OMS_LOG_FORMAT=json, readable text otherwise (oms.telemetry.logs)."""
     from oms.telemetry.logs import configure_logging as configure
 
-    configure()
+    configure(settings.log_format, settings.log_level)

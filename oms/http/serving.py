@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import selectors
 import time
 from contextlib import suppress
@@ -30,9 +29,10 @@ from typing import Any
 from gunicorn import util
 from gunicorn.workers import gthread
 
+from oms.config import Settings
+
 READ_SIZE = 65536
 HEAD_LIMIT = 64 * 1024  # past this the parser refuses the head (431/414) anyway
-DEFAULT_READ_TIMEOUT = 30.0
 SECURITY_HEADERS = (
     "X-Content-Type-Options: nosniff\r\n"
     "X-Frame-Options: DENY\r\n"
@@ -138,10 +138,11 @@ class BufferingThreadWorker(gthread.ThreadWorker):
 
     def init_process(self) -> None:
         util.write_error = write_json_error  # the server's own errors in the API's shape
-        self.read_timeout = float(
-            os.environ.get("OMS_REQUEST_READ_TIMEOUT_SECONDS", DEFAULT_READ_TIMEOUT)
-        )
-        self.max_body = int(os.environ.get("OMS_MAX_BODY_BYTES", 64 * 1024))
+        # Read in the worker (gunicorn's config has no place for OMS's settings); the
+        # arbiter read the same environment in config/gunicorn.conf.py and did not refuse it.
+        settings = Settings.from_env()
+        self.read_timeout = settings.request_read_timeout_seconds
+        self.max_body = settings.max_body_bytes
         self.reading: dict[int, Any] = {}  # fd -> connection still sending its request
         super().init_process()
 

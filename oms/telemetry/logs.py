@@ -1,7 +1,8 @@
 """One log format for every OMS process: JSON lines or readable text, with context ids.
 
-`OMS_LOG_FORMAT=json` writes one JSON object per line; anything else (the default
-outside the container) a readable line with the same fields appended as key=value.
+The format is `json` (one JSON object per line) or `text` (the default outside the
+container: a readable line with the same fields appended as key=value), and with the
+level it comes from the settings (`OMS_LOG_FORMAT`, `OMS_LOG_LEVEL`), passed in here.
 gunicorn's own logs and its access log go through the same formatter (see
 `gunicorn_logconfig`); the access line takes its fields from gunicorn's atoms, among
 them what OMS put in the WSGI environ (request id, route template, port).
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -28,21 +28,13 @@ ENVIRON_PORT = "oms.port"
 _RECORD_ATTRIBUTES = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
-def log_format() -> str:
-    return "json" if os.environ.get("OMS_LOG_FORMAT", "text").lower() == "json" else "text"
-
-
-def log_level() -> str:
-    return os.environ.get("OMS_LOG_LEVEL", "INFO").upper()
-
-
 class OmsFormatter(logging.Formatter):
     """The fields of a line: time, level, logger, process, message, then the context ids
     (request_id, event_id, event_type, correlation_id, trace_id) and any `extra`."""
 
-    def __init__(self, style_name: str | None = None) -> None:
+    def __init__(self, style_name: str = "text") -> None:
         super().__init__()
-        self.as_json = (style_name or log_format()) == "json"
+        self.as_json = style_name == "json"
 
     def format(self, record: logging.LogRecord) -> str:
         fields = self.fields_of(record)
@@ -111,8 +103,8 @@ def handler_config() -> dict[str, Any]:
     }
 
 
-def formatter_config() -> dict[str, Any]:
-    return {"()": OmsFormatter, "style_name": log_format()}
+def formatter_config(log_format: str) -> dict[str, Any]:
+    return {"()": OmsFormatter, "style_name": log_format}
 
 
 class CurrentStderrHandler(logging.StreamHandler):
@@ -129,7 +121,7 @@ class CurrentStderrHandler(logging.StreamHandler):
         return None
 
 
-def configure_logging() -> None:
+def configure_logging(log_format: str, log_level: str) -> None:
     """The root logger writes OMS's format to stderr (idempotent)."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if getattr(h, "_oms", False)), None)
@@ -139,20 +131,20 @@ def configure_logging() -> None:
         for old in list(root.handlers):
             root.removeHandler(old)
         root.addHandler(handler)
-    handler.setFormatter(OmsFormatter())
-    root.setLevel(log_level())
+    handler.setFormatter(OmsFormatter(log_format))
+    root.setLevel(log_level)
 
 
-def gunicorn_logconfig() -> dict[str, Any]:
+def gunicorn_logconfig(log_format: str, log_level: str) -> dict[str, Any]:
     """gunicorn's `logconfig_dict`: its error and access logs in OMS's format."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"oms": formatter_config()},
+        "formatters": {"oms": formatter_config(log_format)},
         "handlers": {"oms": handler_config()},
-        "root": {"level": log_level(), "handlers": ["oms"]},
+        "root": {"level": log_level, "handlers": ["oms"]},
         "loggers": {
-            "gunicorn.error": {"level": log_level(), "handlers": [], "propagate": True},
+            "gunicorn.error": {"level": log_level, "handlers": [], "propagate": True},
             ACCESS_LOGGER: {"level": "INFO", "handlers": [], "propagate": True},
         },
     }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -40,11 +42,89 @@ def test_each_setting_is_read_from_its_variable() -> None:
         ("OMS_RETRY_BUDGET_SECONDS", "-5", "OMS_RETRY_BUDGET_SECONDS must be greater than 0"),
         ("OMS_PORT_OPS", "zero", "OMS_PORT_OPS must be a number"),
         ("OMS_WEBHOOK_ALLOW_PRIVATE_TARGETS", "maybe", "must be true or false"),
+        ("OMS_WEB_THREADS", "abc", "OMS_WEB_THREADS must be a number, not 'abc'"),
+        ("OMS_WEB_CONNECTIONS", "0", "OMS_WEB_CONNECTIONS must be greater than 0"),
+        ("OMS_WEB_WORKERS", "-1", "OMS_WEB_WORKERS must be 0 or more, not '-1'"),
+        ("OMS_REQUEST_READ_TIMEOUT_SECONDS", "soon", "OMS_REQUEST_READ_TIMEOUT_SECONDS must be"),
+        ("OMS_WORKER_METRICS_PORT", "x", "OMS_WORKER_METRICS_PORT must be a number, not 'x'"),
+        ("OMS_LOG_FORMAT", "xml", "OMS_LOG_FORMAT must be one of text, json, not 'xml'"),
+        ("OMS_LOG_LEVEL", "loud", "OMS_LOG_LEVEL must be one of .*INFO.*, not 'loud'"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str, says: str) -> None:
     with pytest.raises(ConfigurationError, match=says):
         Settings.from_env({**SECRET, variable: value})
+
+
+def test_the_process_settings_are_read_from_their_variables() -> None:
+    settings = Settings.from_env(
+        {
+            **SECRET,
+            "OMS_HOST": "0.0.0.0",
+            "OMS_WEB_CONNECTIONS": "50",
+            "OMS_WEB_WORKERS": "3",
+            "OMS_WEB_THREADS": "12",
+            "OMS_REQUEST_READ_TIMEOUT_SECONDS": "2.5",
+            "OMS_WORKER_METRICS_PORT": "3031",
+            "OMS_LOG_FORMAT": "JSON",
+            "OMS_LOG_LEVEL": "debug",
+        }
+    )
+
+    assert (settings.host, settings.web_connections) == ("0.0.0.0", 50)
+    assert (settings.web_workers, settings.web_threads) == (3, 12)
+    assert settings.request_read_timeout_seconds == 2.5
+    assert settings.worker_metrics_port == 3031
+    assert (settings.log_format, settings.log_level) == ("json", "DEBUG")
+
+
+def test_unset_process_settings_take_their_one_default() -> None:
+    settings = Settings.from_env(SECRET)
+
+    assert (settings.host, settings.web_connections, settings.web_threads) == (
+        "127.0.0.1",
+        1000,
+        8,
+    )
+    assert settings.web_workers == 0  # automatic: cores with a broker, 1 embedded
+    assert settings.worker_metrics_port == 0  # off
+    assert (settings.log_format, settings.log_level) == ("text", "INFO")
+    assert Settings.from_env({**SECRET, "OMS_WORKER_METRICS_PORT": "0"}).worker_metrics_port == 0
+
+
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+# Read before any settings exist, or not OMS's to declare (see the README).
+NOT_SETTINGS = {
+    "OMS_HOME",  # oms/migrate.py: where migrations/ and config/ are, found before settings
+    "OMS_METRICS_DIR_SHARED",  # oms serve tells its worker child the metrics dir is shared
+}
+
+
+def _oms_variable_names(path: Path) -> set[str]:
+    """Every `OMS_...` variable name written in `path` as a string (or an f-string's start)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.JoinedStr) and node.values:
+            node = node.values[0]
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+            if text.startswith("OMS_") and text.replace("_", "").isalnum() and text.isupper():
+                names.add(text)
+    return names
+
+
+def test_no_module_reads_an_oms_variable_but_the_settings() -> None:
+    sources = [*SOURCE_ROOT.glob("oms/**/*.py"), *SOURCE_ROOT.glob("config/*.py")]
+    sources.append(SOURCE_ROOT / "wsgi.py")
+    found = {
+        f"{path.relative_to(SOURCE_ROOT)}: {name}"
+        for path in sources
+        if path != SOURCE_ROOT / "oms" / "config.py"
+        for name in _oms_variable_names(path) - NOT_SETTINGS
+    }
+
+    assert len(sources) > 20
+    assert not found, "read these through oms.config.Settings"
 
 
 def test_the_oms_command_says_so_in_one_line_and_exits_2() -> None:
@@ -57,3 +137,15 @@ def test_the_oms_command_says_so_in_one_line_and_exits_2() -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "oms: OMS_JWT_TTL_SECONDS must be a number, not 'abc'"
+
+
+def test_a_bad_log_format_stops_the_command_in_one_line_too() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "oms.cli", "audit"],
+        env={"OMS_LOG_FORMAT": "xml", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "oms: OMS_LOG_FORMAT must be one of text, json, not 'xml'"
