@@ -38,6 +38,7 @@ from benchmarks.calibrate import PUBLISHERS, SCHEMAS, calibrate
 from benchmarks.cpu import CpuMeter, backend_pids
 from benchmarks.options import Options
 from benchmarks.server import MemoryWatch, roles
+from oms.config import Settings
 from tests.integration.ops import Client
 from tests.integration.processes import OmsProcesses, oms_environment, oms_processes, run_oms
 
@@ -250,7 +251,7 @@ def _gunicorn_shape(oms: OmsProcesses) -> dict[str, Any]:
     found = list(roles(oms).values())
     return {
         "workers": found.count("gunicorn worker"),
-        "threads": int(oms.env.get("OMS_WEB_THREADS", "8")),
+        "threads": Settings.from_env(oms.env).web_threads,
         "busWorkers": found.count("oms worker"),
     }
 

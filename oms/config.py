@@ -53,7 +53,6 @@ class Settings:
     currency: str = "USD"
     checkout_wait_seconds: float = 10.0
     max_body_bytes: int = 64 * 1024
-    max_page_size: int = 100
     payment_gateway: str = "simulated"
     relay_interval_seconds: float = 1.0
     relay_grace_seconds: float = 5.0
