@@ -45,6 +45,7 @@ from tests.integration.processes import OmsProcesses, oms_environment, oms_proce
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ADMIN_EMAIL = "bench-admin@example.com"
 PRODUCTS = 10
+TUNABLE = ("OMS_WEB_WORKERS", "OMS_WEB_THREADS", "OMS_WORKER_THREADS")
 AUDIT_GRACE = 30.0  # seconds for orders still in flight (after errors) to settle
 
 
@@ -179,6 +180,8 @@ def _mode_settings(
     # The benchmark measures capacity: its few customers check out far more often than
     # the per-customer limit lets a real one, and it signs them all up from one address.
     settings |= {"OMS_CHECKOUT_RATE_LIMIT": "1000000000", "OMS_REGISTER_RATE_LIMIT": "1000000"}
+    # How the web tier is sized is the caller's to try: OMS_WEB_WORKERS=2 make bench.
+    settings |= {name: os.environ[name] for name in TUNABLE if name in os.environ}
     if mode == "embedded":
         settings["OMS_DATABASE_URL"] = f"sqlite:///{workdir}/oms.db"
         settings["OMS_BROKER_URL"] = "memory://"

@@ -6,6 +6,7 @@ attached under the schema's name, so the same qualified table names work on both
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import time
@@ -62,6 +63,7 @@ class Database:
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
         self._writer_turn = threading.Lock() if self.is_sqlite else None
+        self._turn_file = -1  # opened by the first writer
         self.wakeups = Wakeups(self.engine, [self._writer])
 
     def reading(self) -> Session:
@@ -73,15 +75,22 @@ class Database:
     @contextmanager
     def write_turn(self) -> Iterator[None]:
         """Hold around a write transaction. SQLite has one writer at a time; threads of
-        this process queue here and wake at once, instead of in SQLite's busy handler,
-        which sleeps in growing steps. PostgreSQL needs no turn."""
+        this process queue on a lock, and processes on a file lock beside the database,
+        and each wakes the moment the writer before it is done, instead of in SQLite's
+        busy handler, which sleeps in growing steps. PostgreSQL needs no turn."""
         if self._writer_turn is None:
             yield
             return
         if not self._writer_turn.acquire(timeout=WRITER_TURN_TIMEOUT):
             raise TimeoutError("the database stayed busy; try again")
         try:
-            yield
+            if self._turn_file < 0:
+                self._turn_file = _turn_file(self.url.database or "")
+            fcntl.flock(self._turn_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._turn_file, fcntl.LOCK_UN)
         finally:
             self._writer_turn.release()
 
@@ -92,6 +101,9 @@ class Database:
     def dispose(self) -> None:
         self.wakeups.close()
         self.engine.dispose()
+        if self._turn_file >= 0:
+            os.close(self._turn_file)
+            self._turn_file = -1
 
     def _create_engine(self, pool_size: int) -> Engine:
         if not self.is_sqlite:
@@ -222,6 +234,13 @@ def _bound_every_wait(connect_seconds: float, answer_seconds: float) -> None:
                 raise psycopg2.OperationalError(f"bad state from poll: {state}")
 
     extensions.set_wait_callback(wait)
+
+
+def _turn_file(database_path: str) -> int:
+    """The file whose lock the writers of every process on this database take turns on."""
+    path = f"{database_path}.turn"
+    _create_private_file(path)
+    return os.open(path, os.O_RDWR)
 
 
 def _create_private_file(path: str) -> None:
