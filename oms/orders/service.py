@@ -7,9 +7,11 @@ calls one of its methods, stores it and publishes what it announced, in one tran
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -72,16 +74,21 @@ class OrderView:
 
     @classmethod
     def of(cls, order: OrderRow) -> OrderView:
+        return cls.of_rows(order, order.items, order.events)
+
+    @classmethod
+    def of_rows(cls, order: Any, items: Iterable[Any], timeline: Iterable[Any]) -> OrderView:
+        """From the order's row (or ORM object), its lines and its timeline entries."""
         return cls(
             order_id=order.id,
             user_id=order.user_id,
             status=order.status,
             total_amount=order.total_amount,
             currency=order.currency,
-            items=[LineItem(i.product_id, i.quantity, i.unit_price) for i in order.items],
+            items=[LineItem(i.product_id, i.quantity, i.unit_price) for i in items],
             shipping_address=order.shipping_address,
             cancel_reason=order.cancel_reason,
-            events=[TimelineEntry(e.type, e.status, e.cause, e.created_at) for e in order.events],
+            events=[TimelineEntry(e.type, e.status, e.cause, e.created_at) for e in timeline],
             created_at=order.created_at,
             updated_at=order.updated_at,
         )
@@ -148,10 +155,10 @@ def _replay(rt: Runtime, request: OrderRequest) -> str | None:
 def get_order(rt: Runtime, order_id: str, owner_id: str | None = None) -> OrderView:
     """The order; with `owner_id`, another user's order is not found (not forbidden)."""
     with rt.database.reading() as session:
-        order = session.get(OrderRow, order_id)
-        if order is None or (owner_id is not None and order.user_id != owner_id):
-            raise NotFound("No such order.")
-        return OrderView.of(order)
+        found = store.read(session, order_id)
+    if found is None or (owner_id is not None and found[0].user_id != owner_id):
+        raise NotFound("No such order.")
+    return OrderView.of_rows(*found)
 
 
 def list_orders(rt: Runtime, user_id: str, page: int, page_size: int) -> Page:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oms.orders import store
 from oms.orders.domain import IN_FLIGHT
-from oms.orders.models import Order
 from oms.runtime import Runtime
 from oms.wakeups import signal
 
@@ -36,4 +35,4 @@ def announce_settled(session: Session, order_id: str) -> None:
 
 def _status_of(rt: Runtime, order_id: str) -> str | None:
     with rt.database.reading() as session:
-        return session.scalar(select(Order.status).where(Order.id == order_id))
+        return store.status_of(session, order_id)

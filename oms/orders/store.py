@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from oms.orders import models
@@ -12,16 +12,42 @@ ORDERS = models.Order.__table__
 ITEMS = models.OrderItem.__table__
 TIMELINE = models.OrderEvent.__table__
 
+# Every checkout runs these several times: built once, each execution skips building and
+# compiling the statement again.
+LOAD_FOR_CHANGE = (
+    select(ORDERS, ITEMS.c.product_id, ITEMS.c.quantity, ITEMS.c.unit_price)
+    .join(ITEMS, ITEMS.c.order_id == ORDERS.c.id)
+    .where(ORDERS.c.id == bindparam("order_id"))
+    .order_by(ITEMS.c.position)
+    .with_for_update(of=ORDERS)
+)
+READ_ORDER = select(ORDERS).where(ORDERS.c.id == bindparam("order_id"))
+READ_ITEMS = (
+    select(ITEMS.c.product_id, ITEMS.c.quantity, ITEMS.c.unit_price)
+    .where(ITEMS.c.order_id == bindparam("order_id"))
+    .order_by(ITEMS.c.position)
+)
+READ_TIMELINE = (
+    select(TIMELINE.c.type, TIMELINE.c.status, TIMELINE.c.cause, TIMELINE.c.created_at)
+    .where(TIMELINE.c.order_id == bindparam("order_id"))
+    .order_by(TIMELINE.c.id)
+)
+READ_STATUS = select(ORDERS.c.status).where(ORDERS.c.id == bindparam("order_id"))
+INSERT_ORDER, INSERT_ITEMS, INSERT_CHANGES = insert(ORDERS), insert(ITEMS), insert(TIMELINE)
+SAVE = (
+    update(ORDERS)
+    .where(ORDERS.c.id == bindparam("order_id"))
+    .values(
+        status=bindparam("new_status"),
+        cancel_reason=bindparam("new_cancel_reason"),
+        updated_at=bindparam("new_updated_at"),
+    )
+)
+
 
 def load_for_change(session: Session, order_id: str) -> Order | None:
     """The order, locked until the transaction ends, or None if there is none."""
-    rows = session.execute(
-        select(ORDERS, ITEMS.c.product_id, ITEMS.c.quantity, ITEMS.c.unit_price)
-        .join(ITEMS, ITEMS.c.order_id == ORDERS.c.id)
-        .where(ORDERS.c.id == order_id)
-        .order_by(ITEMS.c.position)
-        .with_for_update(of=ORDERS)
-    ).all()
+    rows = session.execute(LOAD_FOR_CHANGE, {"order_id": order_id}).all()
     if not rows:
         return None
     row = rows[0]
@@ -45,23 +71,24 @@ def add(
 ) -> None:
     """Insert a newly placed order, its lines and its first timeline entries."""
     session.execute(
-        insert(ORDERS).values(
-            id=order.id,
-            user_id=order.user_id,
-            status=order.status,
-            total_amount=order.total_amount,
-            currency=order.currency,
-            shipping_address=order.shipping_address,
-            payment_method=order.payment_method,
-            cancel_reason=order.cancel_reason,
-            idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint,
-            created_at=order.created_at,
-            updated_at=order.updated_at,
-        )
+        INSERT_ORDER,
+        {
+            "id": order.id,
+            "user_id": order.user_id,
+            "status": order.status,
+            "total_amount": order.total_amount,
+            "currency": order.currency,
+            "shipping_address": order.shipping_address,
+            "payment_method": order.payment_method,
+            "cancel_reason": order.cancel_reason,
+            "idempotency_key": idempotency_key,
+            "request_fingerprint": fingerprint,
+            "created_at": order.created_at,
+            "updated_at": order.updated_at,
+        },
     )
     session.execute(
-        insert(ITEMS),
+        INSERT_ITEMS,
         [
             {
                 "order_id": order.id,
@@ -79,9 +106,13 @@ def add(
 def save(session: Session, order: Order) -> None:
     """Store what the order's methods changed: its status and its new timeline entries."""
     session.execute(
-        update(ORDERS)
-        .where(ORDERS.c.id == order.id)
-        .values(status=order.status, cancel_reason=order.cancel_reason, updated_at=order.updated_at)
+        SAVE,
+        {
+            "order_id": order.id,
+            "new_status": order.status,
+            "new_cancel_reason": order.cancel_reason,
+            "new_updated_at": order.updated_at,
+        },
     )
     _append_changes(session, order)
 
@@ -89,7 +120,7 @@ def save(session: Session, order: Order) -> None:
 def _append_changes(session: Session, order: Order) -> None:
     if order.changes:
         session.execute(
-            insert(TIMELINE),
+            INSERT_CHANGES,
             [
                 {
                     "order_id": order.id,
@@ -103,3 +134,17 @@ def _append_changes(session: Session, order: Order) -> None:
             ],
         )
     order.changes.clear()
+
+
+def read(session: Session, order_id: str) -> tuple[Row, list[Row], list[Row]] | None:
+    """The order's row, its lines and its timeline, as they stand; None if there is none."""
+    order = session.execute(READ_ORDER, {"order_id": order_id}).first()
+    if order is None:
+        return None
+    items = session.execute(READ_ITEMS, {"order_id": order_id}).all()
+    timeline = session.execute(READ_TIMELINE, {"order_id": order_id}).all()
+    return order, list(items), list(timeline)
+
+
+def status_of(session: Session, order_id: str) -> str | None:
+    return session.execute(READ_STATUS, {"order_id": order_id}).scalar()
