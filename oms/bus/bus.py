@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Delete, Table, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from oms.bus.catalogue import EventType, decode
@@ -248,7 +249,7 @@ class Bus:
             return
         with self.database.write_turn(), self.database.writing() as session, session.begin():
             for tables, ids in batches:
-                session.execute(delete(tables.outbox).where(tables.outbox.c.id.in_(ids)))
+                session.execute(_forgetting(tables.outbox), {"ids": ids})
 
     # -- the loops ----------------------------------------------------------------
 
@@ -315,6 +316,11 @@ def _nested(*managers: AbstractContextManager[None]) -> Iterator[None]:
         for manager in managers:
             stack.enter_context(manager)
         yield
+
+
+@functools.cache
+def _forgetting(outbox: Table) -> Delete:
+    return delete(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -22,6 +22,11 @@ INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @functools.cache
+def _recording(outbox: Table) -> Insert:
+    return insert(outbox)
+
+
+@functools.cache
 def _claiming(inbox: Table, dialect: str) -> Insert:
     """The inbox insert that skips an event handled before (built once: it is on every
     delivery's path)."""
@@ -64,7 +69,7 @@ class UnitOfWork:
             "envelope": event.to_json(),
             "created_at": datetime.now(UTC),
         }
-        self.session.execute(insert(self.tables.outbox), row)
+        self.session.execute(_recording(self.tables.outbox), row)
         self._recorded.append(event)
         return event
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, exists, func, insert, select
+from sqlalchemy import ColumnElement, bindparam, exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from oms.bus import UnitOfWork, events
@@ -35,6 +35,13 @@ PENDING, COMPLETED, FAILED, REFUNDED, CANCELLED = (
 )
 UNKNOWN_METHOD = "payment_method_not_found"
 PAYMENT_COLUMNS = tuple(Payment.__table__.columns)
+NEW_PAYMENT = insert(Payment)
+SETTLED_OR_CHARGED = (
+    select(CancelledOrder.order_id)
+    .where(CancelledOrder.order_id == bindparam("order_id"))
+    .union_all(select(Payment.order_id).where(Payment.order_id == bindparam("order_id")))
+    .limit(1)
+)
 PAYMENT_IDS = uuid.UUID("6f1c2a4e-4d1b-5a8e-9c3f-0b7e2d5a9c10")  # the namespace of payment ids
 
 
@@ -204,13 +211,11 @@ def charge_order(uow: UnitOfWork, gateway: PaymentGateway, order: OrderPayment) 
     """Charge a confirmed order once; a cancelled or already charged order is left alone."""
     session = uow.session
     _one_order_at_a_time(session, order.order_id)
-    settled = select(CancelledOrder.order_id).where(CancelledOrder.order_id == order.order_id)
-    charged = select(Payment.order_id).where(Payment.order_id == order.order_id)
-    if session.execute(settled.union_all(charged).limit(1)).first() is not None:
+    if session.execute(SETTLED_OR_CHARGED, {"order_id": order.order_id}).first() is not None:
         return  # order.cancelled came first (never charged), or it is charged already
     payment = _new_payment(order)
     _charge(uow, gateway, payment)
-    session.execute(insert(Payment), _row_of(payment))
+    session.execute(NEW_PAYMENT, _row_of(payment))
 
 
 def compensate_cancelled_order(uow: UnitOfWork, gateway: PaymentGateway, order_id: str) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +29,7 @@ from oms.runtime import Runtime
 
 RESERVED, RELEASED, REFUSED = "reserved", "released", "refused"
 HOLDS, HOLD_ITEMS, INVENTORY = StockHold.__table__, StockHoldItem.__table__, Inventory.__table__
+PRODUCTS, MOVEMENTS = Product.__table__, StockMovement.__table__
 # The hot path of every checkout, as plain statements (no ORM unit of work to flush).
 TAKE = (
     update(INVENTORY)
@@ -42,6 +44,21 @@ GIVE_BACK = (
     .values(available=INVENTORY.c.available + bindparam("quantity"))
 )
 AVAILABLE = select(INVENTORY.c.available).where(INVENTORY.c.product_id == bindparam("pid"))
+HOLD_STATE = select(HOLDS.c.state).where(HOLDS.c.order_id == bindparam("order_id"))
+HELD = select(HOLD_ITEMS.c.product_id, HOLD_ITEMS.c.quantity).where(
+    HOLD_ITEMS.c.order_id == bindparam("order_id")
+)
+NEW_HOLD, NEW_HOLD_ITEMS, NEW_MOVEMENTS = insert(HOLDS), insert(HOLD_ITEMS), insert(MOVEMENTS)
+RELEASE_HOLD = (
+    update(HOLDS)
+    .where(HOLDS.c.order_id == bindparam("held_for"))
+    .values(state=RELEASED, updated_at=bindparam("now"))
+)
+PRICED = (
+    select(PRODUCTS, INVENTORY.c.available)
+    .join(INVENTORY, INVENTORY.c.product_id == PRODUCTS.c.id)
+    .where(PRODUCTS.c.id.in_(bindparam("ids", expanding=True)))
+)
 INITIAL, RESTOCK, WRITE_OFF, HOLD, RELEASE = "initial", "restock", "write_off", "hold", "release"
 MAX_STOCK = 1_000_000
 
@@ -63,13 +80,18 @@ class ProductView:
 
     @classmethod
     def of(cls, product: Product) -> ProductView:
+        return cls.of_row(product, product.inventory.available)
+
+    @classmethod
+    def of_row(cls, product: Any, available: int) -> ProductView:
+        """From a product's row (or Product) and its units available."""
         return cls(
             product.id,
             product.name,
             product.sku,
             product.price,
             product.description,
-            product.inventory.available,
+            available,
             product.created_at,
             product.updated_at,
         )
@@ -155,8 +177,8 @@ def get_product(rt: Runtime, product_id: str) -> ProductView:
 def get_products(rt: Runtime, product_ids: Iterable[str]) -> dict[str, ProductView]:
     """The products that exist among `product_ids`, by id (one query)."""
     with rt.database.reading() as session:
-        rows = session.scalars(select(Product).where(Product.id.in_(set(product_ids)))).all()
-    return {row.id: ProductView.of(row) for row in rows}
+        rows = session.execute(PRICED, {"ids": sorted(set(product_ids))}).all()
+    return {row.id: ProductView.of_row(row, row.available) for row in rows}
 
 
 def list_products(rt: Runtime, page: int, page_size: int, search: str | None = None) -> Page:
@@ -204,16 +226,16 @@ def reserve_stock(uow: UnitOfWork, order_id: str, wanted: dict[str, int]) -> Non
     shortages = _take_stock(session, wanted)
     now = utc_now()
     if shortages:
-        session.execute(insert(HOLDS), {"order_id": order_id, "state": REFUSED, "updated_at": now})
+        session.execute(NEW_HOLD, {"order_id": order_id, "state": REFUSED, "updated_at": now})
         uow.publish(
             events.INVENTORY_INSUFFICIENT,
             {"orderId": order_id, "shortages": shortages},
             correlation_id=order_id,
         )
         return
-    session.execute(insert(HOLDS), {"order_id": order_id, "state": RESERVED, "updated_at": now})
+    session.execute(NEW_HOLD, {"order_id": order_id, "state": RESERVED, "updated_at": now})
     session.execute(
-        insert(HOLD_ITEMS),
+        NEW_HOLD_ITEMS,
         [
             {"order_id": order_id, "product_id": pid, "quantity": qty}
             for pid, qty in sorted(wanted.items())
@@ -233,22 +255,14 @@ def release_stock(uow: UnitOfWork, order_id: str) -> None:
     state = _hold_state(session, order_id)
     now = utc_now()
     if state is None:
-        session.execute(insert(HOLDS), {"order_id": order_id, "state": RELEASED, "updated_at": now})
+        session.execute(NEW_HOLD, {"order_id": order_id, "state": RELEASED, "updated_at": now})
         return
     if state != RESERVED:
         return
-    held = dict(
-        session.execute(
-            select(HOLD_ITEMS.c.product_id, HOLD_ITEMS.c.quantity).where(
-                HOLD_ITEMS.c.order_id == order_id
-            )
-        ).all()
-    )
+    held = dict(session.execute(HELD, {"order_id": order_id}).all())
     _give_back(session, held)
     _record_movements(session, RELEASE, held, order_id)
-    session.execute(
-        update(HOLDS).where(HOLDS.c.order_id == order_id).values(state=RELEASED, updated_at=now)
-    )
+    session.execute(RELEASE_HOLD, {"held_for": order_id, "now": now})
 
 
 @dataclass(frozen=True)
@@ -289,7 +303,7 @@ def _record_movements(
         if delta
     ]
     if rows:
-        session.execute(insert(StockMovement), rows)
+        session.execute(NEW_MOVEMENTS, rows)
 
 
 def _take_stock(session: Session, wanted: dict[str, int]) -> list[dict]:
@@ -318,7 +332,7 @@ def _give_back(session: Session, quantities: dict[str, int]) -> None:
 
 
 def _hold_state(session: Session, order_id: str) -> str | None:
-    return session.scalar(select(HOLDS.c.state).where(HOLDS.c.order_id == order_id))
+    return session.scalar(HOLD_STATE, {"order_id": order_id})
 
 
 def _item_list(quantities: dict[str, int]) -> list[dict]:

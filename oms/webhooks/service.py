@@ -40,6 +40,8 @@ SENDERS = 8  # deliveries of one batch in flight at once
 # in order, before the first of them goes out.
 ORDERING_GRACE = timedelta(seconds=1)
 LEASE_MARGIN_SECONDS = 30.0  # a claim outlives the HTTP timeout by this much
+NEW_DELIVERIES = insert(Delivery)
+ENABLED_ENDPOINTS = select(Endpoint.id, Endpoint.events).where(Endpoint.enabled)
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,7 @@ def record_deliveries(uow: UnitOfWork, event: Event) -> None:
         "updated_at": now,
     }
     rows = [{**common, "id": str(uuid.uuid4()), "endpoint_id": eid} for eid in endpoint_ids]
-    uow.session.execute(insert(Delivery), rows)
+    uow.session.execute(NEW_DELIVERIES, rows)
 
 
 def has_subscriber(event: Event, session: Session) -> bool:
@@ -256,7 +258,7 @@ def has_subscriber(event: Event, session: Session) -> bool:
 
 def subscribed_endpoints(session: Session, event_type: str) -> list[str]:
     """The ids of the enabled endpoints whose patterns match `event_type`."""
-    endpoints = session.execute(select(Endpoint.id, Endpoint.events).where(Endpoint.enabled))
+    endpoints = session.execute(ENABLED_ENDPOINTS)
     return [endpoint.id for endpoint in endpoints if matches(endpoint.events, event_type)]
 
 
