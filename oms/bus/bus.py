@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from sqlalchemy import Delete, Table, bindparam, delete, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from oms.bus.catalogue import EventType, decode
 from oms.bus.dead_letters import UNROUTABLE, DeadLetter, DeadLetterStore
@@ -38,7 +38,7 @@ class Selective:
     from a read: an event it does not want costs no write transaction and leaves no
     inbox row."""
 
-    wants: Callable[[Event, Session], bool]
+    wants: Callable[[Event, Connection], bool]
     handler: Handler
 
 
@@ -121,8 +121,8 @@ class Bus:
             metrics.count_handled(tables.module, event.type, result, time.perf_counter() - started)
 
     def _wanted(self, selective: Selective, event: Event) -> bool:
-        with self.database.reading() as session:
-            return selective.wants(event, session)
+        with self.database.engine.connect() as connection:
+            return selective.wants(event, connection)
 
     def replay(self, entries: list[DeadLetter]) -> list[tuple[DeadLetter, str]]:
         """Hand dead letters to their consumer again (an unroutable one to the transport);
@@ -249,7 +249,9 @@ class Bus:
             return
         with self.database.write_turn(), self.database.writing() as session, session.begin():
             for tables, ids in batches:
-                session.execute(_forgetting(tables.outbox), {"ids": ids})
+                session.execute(
+                    _forgetting(tables.outbox), [{"event_id": event_id} for event_id in ids]
+                )
 
     # -- the loops ----------------------------------------------------------------
 
@@ -320,7 +322,7 @@ def _nested(*managers: AbstractContextManager[None]) -> Iterator[None]:
 
 @functools.cache
 def _forgetting(outbox: Table) -> Delete:
-    return delete(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+    return delete(outbox).where(outbox.c.id == bindparam("event_id"))
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ class Event:
     datacontenttype: str = CONTENT_TYPE
 
     def to_json(self) -> str:
-        document = asdict(self)
+        document = {name: getattr(self, name) for name in FIELDS}
         if document["traceparent"] is None:  # an extension is absent rather than null
             del document["traceparent"]
         return json.dumps(document, separators=(",", ":"))
@@ -69,3 +69,6 @@ class Event:
         if not isinstance(known["data"], dict):
             raise MalformedEvent("event data is a JSON object")
         return cls(**known)
+
+
+FIELDS = tuple(item.name for item in fields(Event))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from oms.bus import Event, UnitOfWork
@@ -251,12 +252,12 @@ def record_deliveries(uow: UnitOfWork, event: Event) -> None:
     uow.session.execute(NEW_DELIVERIES, rows)
 
 
-def has_subscriber(event: Event, session: Session) -> bool:
+def has_subscriber(event: Event, connection: Connection) -> bool:
     """Whether an enabled endpoint subscribes to `event`."""
-    return bool(subscribed_endpoints(session, event.type))
+    return bool(subscribed_endpoints(connection, event.type))
 
 
-def subscribed_endpoints(session: Session, event_type: str) -> list[str]:
+def subscribed_endpoints(session: Session | Connection, event_type: str) -> list[str]:
     """The ids of the enabled endpoints whose patterns match `event_type`."""
     endpoints = session.execute(ENABLED_ENDPOINTS)
     return [endpoint.id for endpoint in endpoints if matches(endpoint.events, event_type)]
