@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -75,6 +76,7 @@ POLL_INTERVAL = 1.0  # seconds the consume loop waits for a message before check
 RECONNECT_DELAY = 1.0  # growing by itself while the broker stays away, up to the maximum
 MAX_RECONNECT_DELAY = 5.0
 PUBLISHING_CONNECTIONS = 32  # per process; a publish waits for one at most CONNECT_TIMEOUT
+FORGET_INTERVAL = 0.1  # seconds between deletes of published outbox rows
 HEARTBEAT = 30  # a handler may run up to ~2 heartbeats before the broker drops the consumer
 
 Received = tuple[str, Message]  # (consumer, message)
@@ -102,7 +104,7 @@ class RabbitTransport:
         self.delivery_limit = delivery_limit
         self.policy = retry_policy or RetryPolicy()
         self._store: DeadLetterStore | None = None
-        self._forget: Forget = lambda events: None
+        self._confirmed = _Confirmed()
         self._bindings: dict[str, dict[str, Delivery]] = {}
         self._producers = ProducerPool(
             self._connection().Pool(limit=PUBLISHING_CONNECTIONS), limit=PUBLISHING_CONNECTIONS
@@ -147,7 +149,7 @@ class RabbitTransport:
         self._store, self.policy = store, policy
 
     def use_outbox(self, forget: Forget) -> None:
-        self._forget = forget
+        self._confirmed.forget = forget
 
     def publish(self, event: Event) -> None:
         """Publish `event` persistently and wait for the broker's confirm; raise if refused.
@@ -166,7 +168,7 @@ class RabbitTransport:
         except Exception as error:  # most often a pooled connection closed meanwhile
             log.info("publishing again on a new connection after %r", error)
             self._publish_once(event, exchange)
-        self._forget([event])
+        self._confirmed.add(event)
 
     def _publish_once(self, event: Event, exchange: Exchange) -> None:
         with self._producers.acquire(block=True, timeout=CONNECT_TIMEOUT) as producer:
@@ -209,6 +211,10 @@ class RabbitTransport:
 
     def close(self) -> None:
         """Close the publishing connections (a later publish opens new ones)."""
+        try:
+            self._confirmed.flush()
+        except Exception as error:  # the relay publishes those rows again: harmless
+            log.warning("published outbox rows left for the relay: %r", error)
         self._producers.connections.force_close_all(close_pool=False)
 
     # -- topology ---------------------------------------------------------------
@@ -551,3 +557,44 @@ def _time(value: object) -> datetime | None:
         return datetime.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
+
+
+class _Confirmed:
+    """The events the broker confirmed, told to the outbox in batches: one delete every
+    FORGET_INTERVAL seconds instead of one transaction per event. A crash in between
+    leaves the batch's rows for the relay to publish again, duplicates the inbox drops."""
+
+    def __init__(self) -> None:
+        self.forget: Forget = lambda events: None
+        self._events: list[Event] = []
+        self._lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+
+    def add(self, event: Event) -> None:
+        with self._lock:
+            self._events.append(event)
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_forever, name="oms-outbox-forget", daemon=True
+                )
+                self._flusher.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            events, self._events = self._events, []
+        if not events:
+            return
+        try:
+            self.forget(events)
+        except Exception:  # the database is away: try again next round
+            with self._lock:
+                self._events[:0] = events
+            raise
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(FORGET_INTERVAL)
+            try:
+                self.flush()
+            except Exception as error:
+                log.warning("could not forget published outbox rows yet: %r", error)
