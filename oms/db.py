@@ -34,6 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from oms.money import PRECISION, to_money
@@ -41,7 +42,9 @@ from oms.wakeups import Wakeups
 
 SCHEMAS = ("users", "products", "orders", "payments", "webhooks")  # = oms.app.MODULES' schemas
 WRITER_TURN_TIMEOUT = 30.0
-WAIT_MARGIN_SECONDS = 1.0  # past the server's own statement timeout
+WAIT_MARGIN_SECONDS = 1.0
+PING_AFTER_IDLE_SECONDS = 1.0  # a pooled connection idle this long is checked before use
+IDLE_SINCE = "oms_idle_since"  # past the server's own statement timeout
 
 
 class Database:
@@ -109,14 +112,15 @@ class Database:
         if not self.is_sqlite:
             connect_timeout, statement_timeout = self._timeouts
             _bound_every_wait(connect_timeout, statement_timeout + WAIT_MARGIN_SECONDS)
-            return create_engine(
+            engine = create_engine(
                 self.url,
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                pool_pre_ping=True,
                 pool_timeout=self._timeouts[1],
                 connect_args=_postgres_timeouts(*self._timeouts),
             )
+            _ping_when_idle(engine)
+            return engine
         engine = create_engine(
             self.url,
             connect_args={"timeout": 30, "check_same_thread": False},
@@ -234,6 +238,28 @@ def _bound_every_wait(connect_seconds: float, answer_seconds: float) -> None:
                 raise psycopg2.OperationalError(f"bad state from poll: {state}")
 
     extensions.set_wait_callback(wait)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use if it sat idle for a while: one that
+    PostgreSQL dropped (a restart, an outage) is replaced, not handed out. A connection
+    in steady use skips the round trip; if it breaks, the statement fails as a transient
+    error and SQLAlchemy empties the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def idle_from_now(_dbapi_connection: Any, record: Any) -> None:
+        record.info[IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(IDLE_SINCE, 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            dbapi_connection.rollback()  # hand it out outside any transaction
+        except Exception as error:  # the pool retries with a new connection
+            raise DisconnectionError(f"a pooled connection was dropped: {error!r}") from error
 
 
 def _turn_file(database_path: str) -> int:
