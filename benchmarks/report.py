@@ -9,7 +9,9 @@ from typing import Any
 
 from benchmarks.calibrate import SagaCost
 
-EMBEDDED_TARGET = 300.0  # settled checkouts per second
+# Issue 11's targets per mode: settled checkouts/s at least, CPU per checkout across the
+# OMS processes and PostgreSQL at most (ms), checkout request p99 at most (ms).
+SPEED_TARGETS = {"embedded": (300.0, 3.0, 100.0), "broker": (180.0, 8.0, 200.0)}
 BROKER_SHARE_TARGET = 0.5  # of the saga ceiling
 DETAILS_P99_TARGET_MS = 20.0
 MEMORY_TARGET_MIB = 150.0
@@ -55,21 +57,36 @@ def _limit(machine: dict[str, Any], name: str, per_checkout: float) -> float | N
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    modes = results["modes"]
-    if "broker" in modes:
-        found.append(_broker_share(modes["broker"]))
-    if "embedded" in modes:
-        rate = _get(modes["embedded"], "checkout", "settledPerSecond") or 0.0
-        found.append(
-            _target(
-                "embedded settled checkouts/s >= 300",
-                rate >= EMBEDDED_TARGET,
-                f"{rate:.1f}/s",
-            )
-        )
-    for mode, outcome in modes.items():
+    for mode, outcome in results["modes"].items():
+        found += _speed_targets(mode, outcome)
+    if "broker" in results["modes"]:
+        found.append(_broker_share(results["modes"]["broker"]))
+    for mode, outcome in results["modes"].items():
         found += _mode_targets(mode, outcome)
     return found
+
+
+def _speed_targets(mode: str, outcome: dict[str, Any]) -> list[dict[str, Any]]:
+    least_rate, most_cpu, most_p99 = SPEED_TARGETS[mode]
+    rate = _get(outcome, "checkout", "settledPerSecond") or 0.0
+    p99 = _get(outcome, "checkout", "requestLatencyMs", "p99")
+    per_process = _get(outcome, "cpu", "msPerSettledCheckout") or {}
+    cpu = sum(ms for name, ms in per_process.items() if name != "load generator")
+    return [
+        _target(
+            f"{mode}: settled checkouts/s >= {least_rate:g}", rate >= least_rate, f"{rate:.1f}/s"
+        ),
+        _target(
+            f"{mode}: CPU per checkout (OMS + PostgreSQL) <= {most_cpu:g} ms",
+            0 < cpu <= most_cpu,
+            f"{cpu:.1f} ms",
+        ),
+        _target(
+            f"{mode}: checkout p99 <= {most_p99:g} ms",
+            p99 is not None and p99 <= most_p99,
+            "not measured" if p99 is None else f"p99 {p99:.0f} ms",
+        ),
+    ]
 
 
 def _broker_share(outcome: dict[str, Any]) -> dict[str, Any]:
