@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -72,7 +71,6 @@ PERSISTENT = 2
 
 CONNECT_TIMEOUT = 2.0  # seconds to open a TCP connection to the broker
 CONFIRM_TIMEOUT = 2.0  # seconds to wait for the broker to confirm a publish
-POLL_INTERVAL = 1.0  # seconds the consume loop waits for a message before checking `stop`
 RECONNECT_DELAY = 1.0  # growing by itself while the broker stays away, up to the maximum
 MAX_RECONNECT_DELAY = 5.0
 PUBLISHING_CONNECTIONS = 32  # per process; a publish waits for one at most CONNECT_TIMEOUT
@@ -212,7 +210,7 @@ class RabbitTransport:
     def close(self) -> None:
         """Close the publishing connections (a later publish opens new ones)."""
         try:
-            self._confirmed.flush()
+            self._confirmed.close()
         except Exception as error:  # the relay publishes those rows again: harmless
             log.warning("published outbox rows left for the relay: %r", error)
         self._producers.connections.force_close_all(close_pool=False)
@@ -427,7 +425,7 @@ class _Worker(ConsumerMixin):
         self.transport = transport
         self.stop = stop
         self.connection = transport._connection(heartbeat=HEARTBEAT)
-        self.received: deque[tuple[str, Message]] = deque()
+        self.received: deque[Received] = deque()
         self.retry_producer: Producer | None = None
 
     @property
@@ -568,14 +566,19 @@ class _Confirmed:
         self.forget: Forget = lambda events: None
         self._events: list[Event] = []
         self._lock = threading.Lock()
+        self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
 
     def add(self, event: Event) -> None:
         with self._lock:
             self._events.append(event)
-            if self._flusher is None:
+            if self._flusher is None or not self._flusher.is_alive():
+                self._stop = threading.Event()
                 self._flusher = threading.Thread(
-                    target=self._flush_forever, name="oms-outbox-forget", daemon=True
+                    target=self._flush_until,
+                    args=(self._stop,),
+                    name="oms-outbox-forget",
+                    daemon=True,
                 )
                 self._flusher.start()
 
@@ -591,9 +594,13 @@ class _Confirmed:
                 self._events[:0] = events
             raise
 
-    def _flush_forever(self) -> None:
-        while True:
-            time.sleep(FORGET_INTERVAL)
+    def close(self) -> None:
+        """Stop the flushing thread (a later `add` starts another) and flush now."""
+        self._stop.set()
+        self.flush()
+
+    def _flush_until(self, stop: threading.Event) -> None:
+        while not stop.wait(FORGET_INTERVAL):
             try:
                 self.flush()
             except Exception as error:
