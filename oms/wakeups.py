@@ -4,8 +4,10 @@ instead of having it poll the database.
 A writer calls `signal(session, key)` inside its transaction; the wake-up goes out when
 that transaction commits, and not at all if it rolls back. On PostgreSQL it travels as
 `NOTIFY`, so a web process learns what a bus worker in another process did; one
-`LISTEN` connection per process hands it to the waiting threads. On SQLite everything
-happens in one process, so the commit itself wakes them.
+`LISTEN` connection per process hands it to the waiting threads. On SQLite the commit
+wakes the waiters of its own process only: a checkout's saga runs in the process that
+took the request, and what another process settles (a retry its upkeep made) is seen
+at the waiter's next slice.
 
 A wake-up is a hint, never the truth: a waiter re-reads the state it waits for, and
 waits in slices, so a wake-up lost to a dropped connection costs one slice, not the wait.
