@@ -42,9 +42,9 @@ from oms.wakeups import Wakeups
 
 SCHEMAS = ("users", "products", "orders", "payments", "webhooks")  # = oms.app.MODULES' schemas
 WRITER_TURN_TIMEOUT = 30.0
-WAIT_MARGIN_SECONDS = 1.0
+WAIT_MARGIN_SECONDS = 1.0  # past the server's own statement timeout
 PING_AFTER_IDLE_SECONDS = 1.0  # a pooled connection idle this long is checked before use
-IDLE_SINCE = "oms_idle_since"  # past the server's own statement timeout
+IDLE_SINCE = "oms_idle_since"  # when a pooled connection was last given back
 
 
 class Database:
