@@ -86,7 +86,7 @@ def test_unset_process_settings_take_their_one_default() -> None:
         1000,
         8,
     )
-    assert settings.web_workers == 0  # automatic: cores with a broker, 1 embedded
+    assert settings.web_workers == 0  # automatic: a process per core
     assert settings.worker_metrics_port == 0  # off
     assert (settings.log_format, settings.log_level) == ("text", "INFO")
     assert Settings.from_env({**SECRET, "OMS_WORKER_METRICS_PORT": "0"}).worker_metrics_port == 0
