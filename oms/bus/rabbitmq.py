@@ -25,6 +25,7 @@ store, where `oms dead-letters` shows, replays and drops it.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from collections import deque
@@ -209,10 +210,7 @@ class RabbitTransport:
 
     def close(self) -> None:
         """Close the publishing connections (a later publish opens new ones)."""
-        try:
-            self._confirmed.close()
-        except Exception as error:  # the relay publishes those rows again: harmless
-            log.warning("published outbox rows left for the relay: %r", error)
+        self._confirmed.close()
         self._producers.connections.force_close_all(close_pool=False)
 
     # -- topology ---------------------------------------------------------------
@@ -573,6 +571,7 @@ class _Confirmed:
         with self._lock:
             self._events.append(event)
             if self._flusher is None or not self._flusher.is_alive():
+                atexit.register(self._flush_quietly)  # a process that stops forgets the rest
                 self._stop = threading.Event()
                 self._flusher = threading.Thread(
                     target=self._flush_until,
@@ -597,11 +596,15 @@ class _Confirmed:
     def close(self) -> None:
         """Stop the flushing thread (a later `add` starts another) and flush now."""
         self._stop.set()
-        self.flush()
+        atexit.unregister(self._flush_quietly)
+        self._flush_quietly()
+
+    def _flush_quietly(self) -> None:
+        try:
+            self.flush()
+        except Exception as error:  # a later flush, or else the relay, sees to them: harmless
+            log.warning("could not forget published outbox rows yet: %r", error)
 
     def _flush_until(self, stop: threading.Event) -> None:
         while not stop.wait(FORGET_INTERVAL):
-            try:
-                self.flush()
-            except Exception as error:
-                log.warning("could not forget published outbox rows yet: %r", error)
+            self._flush_quietly()

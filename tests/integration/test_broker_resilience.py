@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
+from oms.db import SCHEMAS
 from tests.integration.ops import (
     CONSUMER_THREADS,
     CONSUMERS,
@@ -44,6 +45,21 @@ pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 
 
 # -- the tests --------------------------------------------------------------------
+
+
+def test_stopping_right_after_checkouts_leaves_no_published_event_in_an_outbox(
+    oms_env: dict[str, str], ledger: Ledger, tmp_path: Path
+) -> None:
+    """Published events' outbox rows are forgotten in batches; a process stopped on
+    SIGTERM before its next batch forgets them on its way out."""
+    with running_oms(oms_env, tmp_path / "logs", workers=1) as oms:
+        client = Client(oms.web_url)
+        admin, buyers = admin_and_buyers(client, buyers=2)
+        product = client.add_product(admin, stock=20)
+        answers = run_checkouts(client, [(buyers[n % 2], [(product, 1)]) for n in range(10)], 5)
+        assert_only(answers, {201}, oms)
+
+    assert ledger.outbox_rows() == dict.fromkeys(SCHEMAS, 0)
 
 
 def test_200_concurrent_checkouts_for_50_units_sell_exactly_50(
