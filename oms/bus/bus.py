@@ -23,6 +23,7 @@ from oms.bus.store import MessageTables
 from oms.bus.transport import Transport
 from oms.bus.unit_of_work import UnitOfWork
 from oms.db import Database
+from oms.statements import execute
 from oms.telemetry import metrics
 from oms.telemetry.context import bound, parse_traceparent
 from oms.telemetry.tracing import span
@@ -249,9 +250,7 @@ class Bus:
             return
         with self.database.write_turn(), self.database.writing() as session, session.begin():
             for tables, ids in batches:
-                session.execute(
-                    _forgetting(tables.outbox), [{"event_id": event_id} for event_id in ids]
-                )
+                execute(session, _forgetting(tables.outbox), [{"event_id": i} for i in ids])
 
     # -- the loops ----------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from oms.bus.catalogue import EventType
 from oms.bus.envelope import Event
 from oms.bus.store import MessageTables
+from oms.statements import execute
 from oms.telemetry.context import child_traceparent, current_traceparent
 
 INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -69,7 +70,7 @@ class UnitOfWork:
             "envelope": event.to_json(),
             "created_at": datetime.now(UTC),
         }
-        self.session.execute(_recording(self.tables.outbox), row)
+        execute(self.session, _recording(self.tables.outbox), row)
         self._recorded.append(event)
         return event
 
@@ -82,7 +83,7 @@ class UnitOfWork:
             "handled_at": datetime.now(UTC),
             "correlation_id": event.correlationid,
         }
-        return self.session.execute(_claiming(self.tables.inbox, dialect), row).rowcount == 1
+        return execute(self.session, _claiming(self.tables.inbox, dialect), row).rowcount == 1
 
     def __enter__(self) -> UnitOfWork:
         self._writer_turn.__enter__()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from oms.orders import models
 from oms.orders.domain import LineItem, Order
+from oms.statements import execute
 
 ORDERS = models.Order.__table__
 ITEMS = models.OrderItem.__table__
@@ -47,7 +50,7 @@ SAVE = (
 
 def load_for_change(session: Session, order_id: str) -> Order | None:
     """The order, locked until the transaction ends, or None if there is none."""
-    rows = session.execute(LOAD_FOR_CHANGE, {"order_id": order_id}).all()
+    rows = execute(session, LOAD_FOR_CHANGE, {"order_id": order_id}).all()
     if not rows:
         return None
     row = rows[0]
@@ -70,7 +73,8 @@ def add(
     session: Session, order: Order, idempotency_key: str | None, fingerprint: str | None
 ) -> None:
     """Insert a newly placed order, its lines and its first timeline entries."""
-    session.execute(
+    execute(
+        session,
         INSERT_ORDER,
         {
             "id": order.id,
@@ -87,7 +91,8 @@ def add(
             "updated_at": order.updated_at,
         },
     )
-    session.execute(
+    execute(
+        session,
         INSERT_ITEMS,
         [
             {
@@ -105,7 +110,8 @@ def add(
 
 def save(session: Session, order: Order) -> None:
     """Store what the order's methods changed: its status and its new timeline entries."""
-    session.execute(
+    execute(
+        session,
         SAVE,
         {
             "order_id": order.id,
@@ -119,7 +125,8 @@ def save(session: Session, order: Order) -> None:
 
 def _append_changes(session: Session, order: Order) -> None:
     if order.changes:
-        session.execute(
+        execute(
+            session,
             INSERT_CHANGES,
             [
                 {
@@ -136,15 +143,15 @@ def _append_changes(session: Session, order: Order) -> None:
     order.changes.clear()
 
 
-def read(session: Session, order_id: str) -> tuple[Row, list[Row], list[Row]] | None:
+def read(session: Session, order_id: str) -> tuple[Any, list[Any], list[Any]] | None:
     """The order's row, its lines and its timeline, as they stand; None if there is none."""
-    order = session.execute(READ_ORDER, {"order_id": order_id}).first()
+    order = execute(session, READ_ORDER, {"order_id": order_id}).first()
     if order is None:
         return None
-    items = session.execute(READ_ITEMS, {"order_id": order_id}).all()
-    timeline = session.execute(READ_TIMELINE, {"order_id": order_id}).all()
+    items = execute(session, READ_ITEMS, {"order_id": order_id}).all()
+    timeline = execute(session, READ_TIMELINE, {"order_id": order_id}).all()
     return order, list(items), list(timeline)
 
 
 def status_of(session: Session, order_id: str) -> str | None:
-    return session.execute(READ_STATUS, {"order_id": order_id}).scalar()
+    return execute(session, READ_STATUS, {"order_id": order_id}).scalar()

@@ -25,6 +25,7 @@ from oms.money import format_money
 from oms.payments.gateway import PaymentGateway, gateway_named
 from oms.payments.models import MESSAGES, CancelledOrder, Payment, PaymentMethod, Refund
 from oms.runtime import Runtime
+from oms.statements import execute
 
 PENDING, COMPLETED, FAILED, REFUNDED, CANCELLED = (
     "pending",
@@ -35,7 +36,7 @@ PENDING, COMPLETED, FAILED, REFUNDED, CANCELLED = (
 )
 UNKNOWN_METHOD = "payment_method_not_found"
 PAYMENT_COLUMNS = tuple(Payment.__table__.columns)
-NEW_PAYMENT = insert(Payment)
+NEW_PAYMENT = insert(Payment.__table__)
 SETTLED_OR_CHARGED = (
     select(CancelledOrder.order_id)
     .where(CancelledOrder.order_id == bindparam("order_id"))
@@ -211,11 +212,11 @@ def charge_order(uow: UnitOfWork, gateway: PaymentGateway, order: OrderPayment) 
     """Charge a confirmed order once; a cancelled or already charged order is left alone."""
     session = uow.session
     _one_order_at_a_time(session, order.order_id)
-    if session.execute(SETTLED_OR_CHARGED, {"order_id": order.order_id}).first() is not None:
+    if execute(session, SETTLED_OR_CHARGED, {"order_id": order.order_id}).first() is not None:
         return  # order.cancelled came first (never charged), or it is charged already
     payment = _new_payment(order)
     _charge(uow, gateway, payment)
-    session.execute(NEW_PAYMENT, _row_of(payment))
+    execute(session, NEW_PAYMENT, _row_of(payment))
 
 
 def compensate_cancelled_order(uow: UnitOfWork, gateway: PaymentGateway, order_id: str) -> None:

@@ -26,6 +26,7 @@ from oms.products.models import (
     StockMovement,
 )
 from oms.runtime import Runtime
+from oms.statements import execute
 
 RESERVED, RELEASED, REFUSED = "reserved", "released", "refused"
 HOLDS, HOLD_ITEMS, INVENTORY = StockHold.__table__, StockHoldItem.__table__, Inventory.__table__
@@ -226,15 +227,16 @@ def reserve_stock(uow: UnitOfWork, order_id: str, wanted: dict[str, int]) -> Non
     shortages = _take_stock(session, wanted)
     now = utc_now()
     if shortages:
-        session.execute(NEW_HOLD, {"order_id": order_id, "state": REFUSED, "updated_at": now})
+        execute(session, NEW_HOLD, {"order_id": order_id, "state": REFUSED, "updated_at": now})
         uow.publish(
             events.INVENTORY_INSUFFICIENT,
             {"orderId": order_id, "shortages": shortages},
             correlation_id=order_id,
         )
         return
-    session.execute(NEW_HOLD, {"order_id": order_id, "state": RESERVED, "updated_at": now})
-    session.execute(
+    execute(session, NEW_HOLD, {"order_id": order_id, "state": RESERVED, "updated_at": now})
+    execute(
+        session,
         NEW_HOLD_ITEMS,
         [
             {"order_id": order_id, "product_id": pid, "quantity": qty}
@@ -255,14 +257,14 @@ def release_stock(uow: UnitOfWork, order_id: str) -> None:
     state = _hold_state(session, order_id)
     now = utc_now()
     if state is None:
-        session.execute(NEW_HOLD, {"order_id": order_id, "state": RELEASED, "updated_at": now})
+        execute(session, NEW_HOLD, {"order_id": order_id, "state": RELEASED, "updated_at": now})
         return
     if state != RESERVED:
         return
-    held = dict(session.execute(HELD, {"order_id": order_id}).all())
+    held = dict(execute(session, HELD, {"order_id": order_id}).all())
     _give_back(session, held)
     _record_movements(session, RELEASE, held, order_id)
-    session.execute(RELEASE_HOLD, {"held_for": order_id, "now": now})
+    execute(session, RELEASE_HOLD, {"held_for": order_id, "now": now})
 
 
 @dataclass(frozen=True)
@@ -303,7 +305,7 @@ def _record_movements(
         if delta
     ]
     if rows:
-        session.execute(NEW_MOVEMENTS, rows)
+        execute(session, NEW_MOVEMENTS, rows)
 
 
 def _take_stock(session: Session, wanted: dict[str, int]) -> list[dict]:
@@ -314,10 +316,10 @@ def _take_stock(session: Session, wanted: dict[str, int]) -> list[dict]:
     # A fixed order of row locks keeps two multi-item orders from deadlocking.
     for product_id in sorted(wanted):
         quantity = wanted[product_id]
-        if session.execute(TAKE, {"pid": product_id, "quantity": quantity}).rowcount:
+        if execute(session, TAKE, {"pid": product_id, "quantity": quantity}).rowcount:
             taken[product_id] = quantity
             continue
-        available = session.scalar(AVAILABLE, {"pid": product_id})
+        available = execute(session, AVAILABLE, {"pid": product_id}).scalar()
         shortages.append(
             {"productId": product_id, "requested": quantity, "available": available or 0}
         )
@@ -328,11 +330,11 @@ def _take_stock(session: Session, wanted: dict[str, int]) -> list[dict]:
 
 def _give_back(session: Session, quantities: dict[str, int]) -> None:
     for product_id in sorted(quantities):
-        session.execute(GIVE_BACK, {"pid": product_id, "quantity": quantities[product_id]})
+        execute(session, GIVE_BACK, {"pid": product_id, "quantity": quantities[product_id]})
 
 
 def _hold_state(session: Session, order_id: str) -> str | None:
-    return session.scalar(HOLD_STATE, {"order_id": order_id})
+    return execute(session, HOLD_STATE, {"order_id": order_id}).scalar()
 
 
 def _item_list(quantities: dict[str, int]) -> list[dict]:

@@ -29,6 +29,7 @@ from oms.config import Settings
 from oms.db import Page, read_page, utc_now
 from oms.errors import Conflict, Invalid, NotFound
 from oms.runtime import Runtime
+from oms.statements import execute
 from oms.webhooks.models import MESSAGES, Attempt, Delivery, Endpoint
 from oms.webhooks.sender import Outcome, TargetRefused, check_url, post, signature
 
@@ -41,7 +42,7 @@ SENDERS = 8  # deliveries of one batch in flight at once
 # in order, before the first of them goes out.
 ORDERING_GRACE = timedelta(seconds=1)
 LEASE_MARGIN_SECONDS = 30.0  # a claim outlives the HTTP timeout by this much
-NEW_DELIVERIES = insert(Delivery)
+NEW_DELIVERIES = insert(Delivery.__table__)
 ENABLED_ENDPOINTS = select(Endpoint.id, Endpoint.events).where(Endpoint.enabled)
 
 
@@ -249,7 +250,7 @@ def record_deliveries(uow: UnitOfWork, event: Event) -> None:
         "updated_at": now,
     }
     rows = [{**common, "id": str(uuid.uuid4()), "endpoint_id": eid} for eid in endpoint_ids]
-    uow.session.execute(NEW_DELIVERIES, rows)
+    execute(uow.session, NEW_DELIVERIES, rows)
 
 
 def has_subscriber(event: Event, connection: Connection) -> bool:
@@ -259,7 +260,7 @@ def has_subscriber(event: Event, connection: Connection) -> bool:
 
 def subscribed_endpoints(session: Session | Connection, event_type: str) -> list[str]:
     """The ids of the enabled endpoints whose patterns match `event_type`."""
-    endpoints = session.execute(ENABLED_ENDPOINTS)
+    endpoints = execute(session, ENABLED_ENDPOINTS)
     return [endpoint.id for endpoint in endpoints if matches(endpoint.events, event_type)]
 
 

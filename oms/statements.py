@@ -1,0 +1,189 @@
+"""Pre-built statements run straight on the driver's cursor.
+
+The checkout's saga runs a few dozen statements, each built once at import. Executed
+through SQLAlchemy, every execution still walks its execution context, events, result
+machinery and ORM session layer, which cost ten times what SQLite or psycopg2 spend on
+the statement itself. `execute` compiles a statement once per dialect and set of
+parameter names (as SQLAlchemy's own cache does), and from then on only converts the
+values with the columns' own types (money, UTC datetimes), hands the SQL to the
+driver, and converts the rows back. Errors are SQLAlchemy's: the driver's exception is
+wrapped (IntegrityError, OperationalError) and a dropped connection invalidated, as
+`Connection.execute` does.
+
+Only plain statements qualify: no Python-side column defaults, no expanding IN lists,
+no ORM entities. A statement that needs any of them runs on the session as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+Params = Mapping[str, Any]
+Processor = Callable[[Any], Any] | None
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class _Bind:
+    key: str  # the caller's parameter name
+    default: Any  # the statement's own value, or _MISSING if the caller must give one
+    process: Processor
+
+
+@dataclass
+class _Plan:
+    """One statement compiled for one dialect and one set of parameter names."""
+
+    sql: str
+    binds: tuple[tuple[str, _Bind], ...]  # in the driver's order (positional styles)
+    positional: bool
+    result_types: tuple[Any, ...]  # of the selected columns (empty: no rows)
+    row: type | None
+    read_rows: list[Processor] | None = field(default=None)  # known after the first run
+
+    def values(self, params: Params) -> tuple[Any, ...] | dict[str, Any]:
+        converted = []
+        for name, bind in self.binds:
+            value = params.get(bind.key, bind.default)
+            if value is _MISSING:
+                raise KeyError(f"no value for {bind.key!r} in {self.sql!r}")
+            converted.append((name, bind.process(value) if bind.process else value))
+        if self.positional:
+            return tuple(value for _, value in converted)
+        return dict(converted)
+
+
+class Rows(Sequence[Any]):
+    """What a statement gave back: its rows (attribute access by column key) and, for a
+    write, how many rows it touched."""
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._rows[index]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def first(self) -> Any | None:
+        return self._rows[0] if self._rows else None
+
+    def scalar(self) -> Any | None:
+        return self._rows[0][0] if self._rows else None
+
+
+_plans: dict[tuple[int, str, tuple[str, ...], bool], _Plan] = {}
+_statements: dict[int, ClauseElement] = {}  # keeps each planned statement (and its id) alive
+_planning = threading.Lock()
+
+
+def execute(
+    on: Session | Connection, statement: ClauseElement, params: Params | list[Params] = ()
+) -> Rows:
+    """Run `statement` with `params` (a list of them: once per item) inside the session's
+    or connection's transaction."""
+    connection = on.connection() if isinstance(on, Session) else on
+    many = isinstance(params, list)
+    if many and not params:
+        return Rows([], 0)
+    first: Params = (params[0] if params else {}) if many else params  # type: ignore[assignment]
+    plan = _plan(connection, statement, tuple(sorted(first)), many)
+    driver = connection.connection.driver_connection
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            _execute_many(connection, cursor, plan, [plan.values(p) for p in params])  # type: ignore[union-attr]
+        else:
+            cursor.execute(plan.sql, plan.values(first))
+        rows = _rows(connection, plan, cursor) if plan.row is not None else []
+        return Rows(rows, cursor.rowcount)
+    except connection.dialect.loaded_dbapi.Error as error:
+        # SQLAlchemy's own handling: wrap the driver's error in its exception classes and,
+        # when the connection was lost, invalidate it (and the pool's older ones).
+        connection._handle_dbapi_exception(error, plan.sql, params, cursor, None)
+        raise  # not reached: the handler raises
+    finally:
+        cursor.close()
+
+
+def _execute_many(connection: Connection, cursor: Any, plan: _Plan, values: list[Any]) -> None:
+    if connection.dialect.name == "postgresql":
+        from psycopg2.extras import execute_batch  # psycopg2's executemany: a round trip a row
+
+        execute_batch(cursor, plan.sql, values)
+    else:
+        cursor.executemany(plan.sql, values)
+
+
+def _rows(connection: Connection, plan: _Plan, cursor: Any) -> list[Any]:
+    fetched = cursor.fetchall()
+    if plan.read_rows is None:  # a column's conversion may depend on the driver's type code
+        dialect = connection.dialect
+        plan.read_rows = [
+            kind.dialect_impl(dialect).result_processor(dialect, description[1])
+            for kind, description in zip(plan.result_types, cursor.description, strict=True)
+        ]
+    readers = plan.read_rows
+    make = plan.row._make  # type: ignore[union-attr]
+    if not any(readers):
+        return [make(row) for row in fetched]
+    return [
+        make([read(value) if read else value for read, value in zip(readers, row, strict=True)])
+        for row in fetched
+    ]
+
+
+def _plan(
+    connection: Connection, statement: ClauseElement, keys: tuple[str, ...], many: bool
+) -> _Plan:
+    dialect = connection.dialect
+    key = (id(statement), dialect.name, keys, many)
+    plan = _plans.get(key)
+    if plan is None:
+        with _planning:
+            plan = _plans.get(key) or _compile(statement, dialect, keys, many)
+            _plans[key] = plan
+            _statements[id(statement)] = statement
+    return plan
+
+
+def _compile(statement: ClauseElement, dialect: Any, keys: tuple[str, ...], many: bool) -> _Plan:
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=many)
+    assert isinstance(compiled, SQLCompiler)
+    if compiled.insert_prefetch or compiled.update_prefetch or compiled.literal_execute_params:
+        raise ValueError(f"not a plain statement (defaults or expanding parameters): {compiled}")
+    names = compiled.positiontup or list(compiled.bind_names.values())
+    by_name = {name: bind for bind, name in compiled.bind_names.items()}
+    binds = tuple((name, _bind(by_name[name], dialect)) for name in names)
+    columns = list(statement.selected_columns) if statement.is_select else []  # type: ignore[attr-defined]
+    return _Plan(
+        sql=compiled.string,
+        binds=binds,
+        positional=compiled.positiontup is not None,
+        result_types=tuple(column.type for column in columns),
+        row=namedtuple("Row", [column.key for column in columns]) if columns else None,  # type: ignore[misc]
+    )
+
+
+def _bind(bind: Any, dialect: Any) -> _Bind:
+    if bind.callable is not None:
+        raise ValueError(f"not a plain statement (a value computed per execution): {bind}")
+    default = _MISSING if bind.required else bind.value
+    return _Bind(bind.key, default, bind.type.dialect_impl(dialect).bind_processor(dialect))
