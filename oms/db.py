@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,6 +20,7 @@ from select import select as wait_for_io
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     DateTime,
     Engine,
     Numeric,
@@ -38,7 +39,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from oms.money import PRECISION, to_money
-from oms.wakeups import Wakeups
+from oms.wakeups import Wakeups, notify_on_commit
 
 SCHEMAS = ("users", "products", "orders", "payments", "webhooks")  # = oms.app.MODULES' schemas
 WRITER_TURN_TIMEOUT = 30.0
@@ -64,16 +65,22 @@ class Database:
         # transaction that upgrades later fails at once instead of waiting its turn.
         self.write_engine = self.engine.execution_options(oms_write=True)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
         self._writer_turn = threading.Lock() if self.is_sqlite else None
         self._turn_file = -1  # opened by the first writer
-        self.wakeups = Wakeups(self.engine, [self._writer])
+        self.wakeups = Wakeups(self.engine)
 
     def reading(self) -> Session:
         return self._reader()
 
-    def writing(self) -> Session:
-        return self._writer()
+    def connect(self) -> Connection:
+        """A plain connection for reads (its transaction begins with the first statement
+        and ends, rolled back, when it closes): cheaper than a session where no ORM
+        object is wanted."""
+        return self.engine.connect()
+
+    def writing(self) -> WriteTransaction:
+        """One write transaction, taken in this database's writer turn."""
+        return WriteTransaction(self)
 
     @contextmanager
     def write_turn(self) -> Iterator[None]:
@@ -134,6 +141,63 @@ class Database:
         return engine
 
 
+class WriteTransaction:
+    """A write transaction on a plain connection (`connection`: the hot paths run
+    pre-built statements on it), with an ORM session joined to it for the use cases that
+    work with ORM objects (`session`, made on first use). Committed when the block ends
+    without an error, rolled back otherwise; the wake-ups asked for go out on commit."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._session: Session | None = None
+        self._wake_on_commit: list[str] = []
+        self._turn: AbstractContextManager[None] | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    def wake_on_commit(self, key: str) -> None:
+        """Wake whoever waits for `key` (in any process) once this transaction commits."""
+        if self._database.is_sqlite:
+            self._wake_on_commit.append(key)
+        else:
+            notify_on_commit(self.connection, key)
+
+    def __enter__(self) -> WriteTransaction:
+        self._turn = self._database.write_turn()
+        self._turn.__enter__()
+        try:
+            self.connection = self._database.write_engine.connect()
+            self._transaction = self.connection.begin()
+        except BaseException:
+            self._turn.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if exc_type is None:
+                if self._session is not None:
+                    self._session.flush()
+                self._transaction.commit()
+            else:
+                self._transaction.rollback()
+        finally:
+            try:
+                if self._session is not None:
+                    self._session.close()
+                self.connection.close()
+            finally:
+                assert self._turn is not None
+                self._turn.__exit__(None, None, None)
+        if exc_type is None:
+            for key in self._wake_on_commit:
+                self._database.wakeups.wake(key)
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of a list, and how long the whole list is."""
@@ -160,10 +224,11 @@ def read_page(
         return Page([view(row) for row in rows], page, page_size, total)
 
 
-def lock_for_transaction(session: Session, key: str) -> None:
-    """Hold a lock named `key` until the session's transaction ends. PostgreSQL takes a
+def lock_for_transaction(session: Session | Connection, key: str) -> None:
+    """Hold a lock named `key` until the transaction ends. PostgreSQL takes a
     transaction-scoped advisory lock; SQLite has one writer at a time already."""
-    if session.get_bind().dialect.name == "postgresql":
+    bind = session.get_bind() if isinstance(session, Session) else session
+    if bind.dialect.name == "postgresql":
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
         )

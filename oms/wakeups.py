@@ -1,13 +1,13 @@
 """Wake a thread that waits for something another transaction will do (an order settling),
 instead of having it poll the database.
 
-A writer calls `signal(session, key)` inside its transaction; the wake-up goes out when
-that transaction commits, and not at all if it rolls back. On PostgreSQL it travels as
-`NOTIFY`, so a web process learns what a bus worker in another process did; one
-`LISTEN` connection per process hands it to the waiting threads. On SQLite the commit
-wakes the waiters of its own process only: a checkout's saga runs in the process that
-took the request, and what another process settles (a retry its upkeep made) is seen
-at the waiter's next slice.
+A writer asks for the wake-up inside its transaction (`WriteTransaction.wake_on_commit`);
+it goes out when that transaction commits, and not at all if it rolls back. On
+PostgreSQL it travels as `NOTIFY`, so a web process learns what a bus worker in another
+process did; one `LISTEN` connection per process hands it to the waiting threads. On
+SQLite the commit wakes the waiters of its own process only: a checkout's saga runs in
+the process that took the request, and what another process settles (a retry its
+upkeep made) is seen at the waiter's next slice.
 
 A wake-up is a hint, never the truth: a waiter re-reads the state it waits for, and
 waits in slices, so a wake-up lost to a dropped connection costs one slice, not the wait.
@@ -23,22 +23,21 @@ from contextlib import contextmanager
 from select import select as wait_for_io
 from typing import Any
 
-from sqlalchemy import Engine, event, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, bindparam, func, select
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "oms_wakeups"
-PENDING_KEY = "oms_wakeups"  # where a session keeps the keys it will signal on commit
 RECONNECT_SECONDS = 1.0
 
 
-def signal(session: Session, key: str) -> None:
-    """Wake the waiters of `key` (in any process) once this session's transaction commits."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_notify(CHANNEL, key)))
-    else:  # the commit listener of the process's Wakeups sends it
-        session.info.setdefault(PENDING_KEY, []).append(key)
+NOTIFY = select(func.pg_notify(CHANNEL, bindparam("key")))
+
+
+def notify_on_commit(connection: Connection, key: str) -> None:
+    """PostgreSQL: have the server send `key` to every listener when the connection's
+    transaction commits (NOTIFY is transactional)."""
+    connection.execute(NOTIFY, {"key": key})
 
 
 class Waiter:
@@ -56,17 +55,13 @@ class Waiter:
 
 
 class Wakeups:
-    def __init__(self, engine: Engine, sessions: list[sessionmaker]) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._uses_notify = engine.dialect.name == "postgresql"
         self._waiters: dict[str, set[Waiter]] = defaultdict(set)
         self._lock = threading.Lock()
         self._listener: threading.Thread | None = None
         self._stop = threading.Event()
-        if not self._uses_notify:
-            for factory in sessions:
-                event.listen(factory, "after_commit", self._wake_committed)
-                event.listen(factory, "after_rollback", _forget_pending)
 
     @contextmanager
     def expect(self, key: str) -> Iterator[Waiter]:
@@ -87,15 +82,12 @@ class Wakeups:
     def close(self) -> None:
         self._stop.set()
 
-    def _wake(self, key: str) -> None:
+    def wake(self, key: str) -> None:
+        """Wake this process's waiters of `key` (what a commit on SQLite does)."""
         with self._lock:
             waiters = list(self._waiters.get(key, ()))
         for waiter in waiters:
             waiter.wake()
-
-    def _wake_committed(self, session: Session) -> None:
-        for key in session.info.pop(PENDING_KEY, ()):
-            self._wake(key)
 
     def _start_listening(self) -> None:
         if not self._uses_notify or self._listener is not None:
@@ -125,10 +117,6 @@ class Wakeups:
                 if wait_for_io([driver], [], [], RECONNECT_SECONDS)[0]:
                     driver.poll()
                     while driver.notifies:
-                        self._wake(driver.notifies.pop(0).payload)
+                        self.wake(driver.notifies.pop(0).payload)
         finally:
             connection.invalidate()  # never back to the pool in autocommit and listening
-
-
-def _forget_pending(session: Session) -> None:
-    session.info.pop(PENDING_KEY, None)

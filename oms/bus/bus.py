@@ -89,7 +89,7 @@ class Bus:
         self.transport.bind(tables.module, by_name, deliver)
 
     def unit_of_work(self, tables: MessageTables) -> UnitOfWork:
-        return UnitOfWork(self.database.writing(), tables, self._relay, self.database.write_turn())
+        return UnitOfWork(self.database.writing(), tables, self._relay)
 
     def handle(self, tables: MessageTables, handler: Handler | Selective, event: Event) -> None:
         """Run `handler` once per event id for this module, in one transaction."""
@@ -248,9 +248,10 @@ class Bus:
         ]
         if not batches:
             return
-        with self.database.write_turn(), self.database.writing() as session, session.begin():
+        with self.database.writing() as transaction:
             for tables, ids in batches:
-                execute(session, _forgetting(tables.outbox), [{"event_id": i} for i in ids])
+                rows = [{"event_id": event_id} for event_id in ids]
+                execute(transaction.connection, _forgetting(tables.outbox), rows)
 
     # -- the loops ----------------------------------------------------------------
 

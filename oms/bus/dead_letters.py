@@ -90,8 +90,8 @@ class DeadLetterStore:
             "last_failed_at": now,
             "retry_at": failure.retry_at,
         }
-        with self.database.write_turn(), self.database.writing() as session, session.begin():
-            session.execute(insert(self._tables[module].dead_letters), row)
+        with self.database.writing() as transaction:
+            transaction.connection.execute(insert(self._tables[module].dead_letters), row)
         return row["id"]
 
     def entries(self, include_waiting: bool = False) -> list[DeadLetter]:
@@ -132,8 +132,8 @@ class DeadLetterStore:
 
     def failed_again(self, entry: DeadLetter, error: str, retry_at: datetime | None) -> None:
         table = self._tables[entry.module].dead_letters
-        with self.database.write_turn(), self.database.writing() as session, session.begin():
-            session.execute(
+        with self.database.writing() as transaction:
+            transaction.connection.execute(
                 update(table)
                 .where(table.c.id == entry.id)
                 .values(
@@ -146,10 +146,13 @@ class DeadLetterStore:
 
     def forget(self, entries: Iterable[DeadLetter]) -> int:
         forgotten = 0
-        with self.database.write_turn(), self.database.writing() as session, session.begin():
+        with self.database.writing() as transaction:
             for entry in entries:
                 table = self._tables[entry.module].dead_letters
-                forgotten += session.execute(delete(table).where(table.c.id == entry.id)).rowcount
+                deleted = transaction.connection.execute(
+                    delete(table).where(table.c.id == entry.id)
+                )
+                forgotten += deleted.rowcount
         return forgotten
 
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Insert, Table, insert
+from sqlalchemy import Connection, Insert, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from oms.bus.catalogue import EventType
 from oms.bus.envelope import Event
 from oms.bus.store import MessageTables
+from oms.db import WriteTransaction
 from oms.statements import execute
 from oms.telemetry.context import child_traceparent, current_traceparent
 
@@ -35,20 +35,32 @@ def _claiming(inbox: Table, dialect: str) -> Insert:
 
 
 class UnitOfWork:
-    """Commit the session and the outbox rows at once; hand the events on after commit."""
+    """Commit the module's changes and its outbox rows at once; hand the events on after
+    commit. Its transaction's plain `connection` runs the hot paths' statements; `session`
+    (made on first use, on the same transaction) is there for ORM objects."""
 
     def __init__(
         self,
-        session: Session,
+        transaction: WriteTransaction,
         tables: MessageTables,
         after_commit: Callable[[MessageTables, list[Event]], None],
-        writer_turn: AbstractContextManager[None],
     ) -> None:
-        self.session = session
-        self._writer_turn = writer_turn
+        self._transaction = transaction
         self.tables = tables
         self._after_commit = after_commit
         self._recorded: list[Event] = []
+
+    @property
+    def connection(self) -> Connection:
+        return self._transaction.connection
+
+    @property
+    def session(self) -> Session:
+        return self._transaction.session
+
+    def wake_on_commit(self, key: str) -> None:
+        """Wake whoever waits for `key` (in any process) once this unit of work commits."""
+        self._transaction.wake_on_commit(key)
 
     def publish(
         self, event_type: EventType, data: dict[str, Any], *, correlation_id: str | None
@@ -70,23 +82,23 @@ class UnitOfWork:
             "envelope": event.to_json(),
             "created_at": datetime.now(UTC),
         }
-        execute(self.session, _recording(self.tables.outbox), row)
+        execute(self.connection, _recording(self.tables.outbox), row)
         self._recorded.append(event)
         return event
 
     def claim(self, event: Event) -> bool:
         """Record `event` as handled here; False if this module handled it already."""
-        dialect = self.session.get_bind().dialect.name
+        dialect = self.connection.dialect.name
         row = {
             "event_id": event.id,
             "type": event.type,
             "handled_at": datetime.now(UTC),
             "correlation_id": event.correlationid,
         }
-        return execute(self.session, _claiming(self.tables.inbox, dialect), row).rowcount == 1
+        return execute(self.connection, _claiming(self.tables.inbox, dialect), row).rowcount == 1
 
     def __enter__(self) -> UnitOfWork:
-        self._writer_turn.__enter__()
+        self._transaction.__enter__()
         return self
 
     def __exit__(
@@ -95,13 +107,6 @@ class UnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        try:
-            if exc_type is None:
-                self.session.commit()
-            else:
-                self.session.rollback()
-        finally:
-            self.session.close()
-            self._writer_turn.__exit__(None, None, None)
+        self._transaction.__exit__(exc_type, exc, traceback)
         if exc_type is None and self._recorded:
             self._after_commit(self.tables, self._recorded)

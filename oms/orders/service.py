@@ -135,7 +135,7 @@ def place_order(rt: Runtime, request: OrderRequest) -> str:
         return existing
     try:
         with rt.bus.unit_of_work(MESSAGES) as uow:
-            store.add(uow.session, order, request.idempotency_key, request.fingerprint)
+            store.add(uow.connection, order, request.idempotency_key, request.fingerprint)
             _announce(uow, order)
     except IntegrityError:  # another request with the same Idempotency-Key came first
         existing = _replay(rt, request)
@@ -249,7 +249,7 @@ def wait_until_settled(rt: Runtime, order_id: str, timeout_seconds: float) -> Or
 
 def cancel_order(rt: Runtime, order_id: str, owner_id: str) -> OrderView:
     with rt.bus.unit_of_work(MESSAGES) as uow:
-        order = store.load_for_change(uow.session, order_id)
+        order = store.load_for_change(uow.connection, order_id)
         if order is None or order.user_id != owner_id:
             raise NotFound("No such order.")
         order.cancel(CUSTOMER_REQUEST, cause="customer", now=utc_now())
@@ -259,7 +259,7 @@ def cancel_order(rt: Runtime, order_id: str, owner_id: str) -> OrderView:
 
 def ship_order(rt: Runtime, order_id: str) -> OrderView:
     with rt.bus.unit_of_work(MESSAGES) as uow:
-        order = store.load_for_change(uow.session, order_id)
+        order = store.load_for_change(uow.connection, order_id)
         if order is None:
             raise NotFound("No such order.")
         order.ship(cause="admin", now=utc_now())
@@ -276,7 +276,7 @@ def cancel_overdue_orders(rt: Runtime) -> int:
     cancelled = 0
     for order_id in overdue_order_ids(rt, cutoff):
         with rt.bus.unit_of_work(MESSAGES) as uow:
-            order = store.load_for_change(uow.session, order_id)
+            order = store.load_for_change(uow.connection, order_id)
             if order is not None and order.status in IN_FLIGHT:
                 order.cancel(SAGA_DEADLINE, cause="deadline", now=utc_now())
                 _store(uow, order)
@@ -344,7 +344,7 @@ def mark_paid(uow: UnitOfWork, event: Event) -> None:
 
 
 def record_refund(uow: UnitOfWork, event: Event) -> None:
-    order = store.load_for_change(uow.session, event.data["orderId"])
+    order = store.load_for_change(uow.connection, event.data["orderId"])
     if order is not None:
         order.record_refund(cause=event.type, now=utc_now(), event_id=event.id)
         _store(uow, order)
@@ -352,7 +352,7 @@ def record_refund(uow: UnitOfWork, event: Event) -> None:
 
 def _order_in(uow: UnitOfWork, event: Event, status: str) -> Order | None:
     """The event's order if it is still in `status`; a late event changes nothing."""
-    order = store.load_for_change(uow.session, event.data["orderId"])
+    order = store.load_for_change(uow.connection, event.data["orderId"])
     if order is None or order.status != status:
         return None
     return order
@@ -362,8 +362,8 @@ def _store(uow: UnitOfWork, order: Order) -> None:
     """Store the order's changes and publish what it announced, in the caller's transaction."""
     if order.saga_settled:
         metrics.observe_saga_settled(order.created_at, order.status, order.updated_at)
-        settling.announce_settled(uow.session, order.id)
-    store.save(uow.session, order)
+        settling.announce_settled(uow, order.id)
+    store.save(uow.connection, order)
     _announce(uow, order)
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy.orm import Session
-
+from oms.bus import UnitOfWork
 from oms.orders import store
 from oms.orders.domain import IN_FLIGHT
 from oms.runtime import Runtime
-from oms.wakeups import signal
 
 # A wake-up is a hint that may be lost (a dropped LISTEN connection): look again at least
 # this often anyway.
@@ -28,9 +26,9 @@ def wait_for_settlement(rt: Runtime, order_id: str, timeout_seconds: float) -> N
             settled.wait(min(remaining, LONGEST_WAIT_SECONDS))
 
 
-def announce_settled(session: Session, order_id: str) -> None:
+def announce_settled(uow: UnitOfWork, order_id: str) -> None:
     """Wake whoever waits for this order, once the settling transaction commits."""
-    signal(session, order_id)
+    uow.wake_on_commit(order_id)
 
 
 def _status_of(rt: Runtime, order_id: str) -> str | None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from oms.orders import models
 from oms.orders.domain import LineItem, Order
@@ -48,9 +47,9 @@ SAVE = (
 )
 
 
-def load_for_change(session: Session, order_id: str) -> Order | None:
+def load_for_change(connection: Connection, order_id: str) -> Order | None:
     """The order, locked until the transaction ends, or None if there is none."""
-    rows = execute(session, LOAD_FOR_CHANGE, {"order_id": order_id}).all()
+    rows = execute(connection, LOAD_FOR_CHANGE, {"order_id": order_id}).all()
     if not rows:
         return None
     row = rows[0]
@@ -70,11 +69,11 @@ def load_for_change(session: Session, order_id: str) -> Order | None:
 
 
 def add(
-    session: Session, order: Order, idempotency_key: str | None, fingerprint: str | None
+    connection: Connection, order: Order, idempotency_key: str | None, fingerprint: str | None
 ) -> None:
     """Insert a newly placed order, its lines and its first timeline entries."""
     execute(
-        session,
+        connection,
         INSERT_ORDER,
         {
             "id": order.id,
@@ -92,7 +91,7 @@ def add(
         },
     )
     execute(
-        session,
+        connection,
         INSERT_ITEMS,
         [
             {
@@ -105,13 +104,13 @@ def add(
             for position, item in enumerate(order.items)
         ],
     )
-    _append_changes(session, order)
+    _append_changes(connection, order)
 
 
-def save(session: Session, order: Order) -> None:
+def save(connection: Connection, order: Order) -> None:
     """Store what the order's methods changed: its status and its new timeline entries."""
     execute(
-        session,
+        connection,
         SAVE,
         {
             "order_id": order.id,
@@ -120,13 +119,13 @@ def save(session: Session, order: Order) -> None:
             "new_updated_at": order.updated_at,
         },
     )
-    _append_changes(session, order)
+    _append_changes(connection, order)
 
 
-def _append_changes(session: Session, order: Order) -> None:
+def _append_changes(connection: Connection, order: Order) -> None:
     if order.changes:
         execute(
-            session,
+            connection,
             INSERT_CHANGES,
             [
                 {
@@ -143,15 +142,15 @@ def _append_changes(session: Session, order: Order) -> None:
     order.changes.clear()
 
 
-def read(session: Session, order_id: str) -> tuple[Any, list[Any], list[Any]] | None:
+def read(connection: Connection, order_id: str) -> tuple[Any, list[Any], list[Any]] | None:
     """The order's row, its lines and its timeline, as they stand; None if there is none."""
-    order = execute(session, READ_ORDER, {"order_id": order_id}).first()
+    order = execute(connection, READ_ORDER, {"order_id": order_id}).first()
     if order is None:
         return None
-    items = execute(session, READ_ITEMS, {"order_id": order_id}).all()
-    timeline = execute(session, READ_TIMELINE, {"order_id": order_id}).all()
+    items = execute(connection, READ_ITEMS, {"order_id": order_id}).all()
+    timeline = execute(connection, READ_TIMELINE, {"order_id": order_id}).all()
     return order, list(items), list(timeline)
 
 
-def status_of(session: Session, order_id: str) -> str | None:
-    return execute(session, READ_STATUS, {"order_id": order_id}).scalar()
+def status_of(connection: Connection, order_id: str) -> str | None:
+    return execute(connection, READ_STATUS, {"order_id": order_id}).scalar()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, insert, select
+from sqlalchemy import ColumnElement, Connection, bindparam, exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from oms.bus import UnitOfWork, events
@@ -210,13 +210,13 @@ def pay_order(rt: Runtime, order: OrderPayment) -> PaymentView:
 
 def charge_order(uow: UnitOfWork, gateway: PaymentGateway, order: OrderPayment) -> None:
     """Charge a confirmed order once; a cancelled or already charged order is left alone."""
-    session = uow.session
-    _one_order_at_a_time(session, order.order_id)
-    if execute(session, SETTLED_OR_CHARGED, {"order_id": order.order_id}).first() is not None:
+    connection = uow.connection
+    _one_order_at_a_time(connection, order.order_id)
+    if execute(connection, SETTLED_OR_CHARGED, {"order_id": order.order_id}).first() is not None:
         return  # order.cancelled came first (never charged), or it is charged already
     payment = _new_payment(order)
     _charge(uow, gateway, payment)
-    execute(session, NEW_PAYMENT, _row_of(payment))
+    execute(connection, NEW_PAYMENT, _row_of(payment))
 
 
 def compensate_cancelled_order(uow: UnitOfWork, gateway: PaymentGateway, order_id: str) -> None:
@@ -261,7 +261,7 @@ def audit_payments(rt: Runtime) -> dict[str, list[PaymentAudit]]:
 
 
 def _charge(uow: UnitOfWork, gateway: PaymentGateway, payment: Payment) -> None:
-    token = _token_for(uow.session, payment)
+    token = _token_for(uow, payment)
     if token is None:
         _decline(uow, payment, UNKNOWN_METHOD)
         return
@@ -325,16 +325,16 @@ def _settle(payment: Payment, status: str) -> None:
     payment.updated_at = utc_now()
 
 
-def _token_for(session: Session, payment: Payment) -> str | None:
+def _token_for(uow: UnitOfWork, payment: Payment) -> str | None:
     if "token" in payment.method:
         return payment.method["token"]
-    method = session.get(PaymentMethod, payment.method.get("paymentMethodId", ""))
+    method = uow.session.get(PaymentMethod, payment.method.get("paymentMethodId", ""))
     if method is None or method.user_id != payment.user_id:
         return None
     return method.token
 
 
-def _one_order_at_a_time(session: Session, order_id: str) -> None:
+def _one_order_at_a_time(session: Session | Connection, order_id: str) -> None:
     """The one place where order.confirmed and order.cancelled of the same order, handled
     at once by competing consumers, meet: the second waits for the first to commit, then
     sees its charge (and refunds it) or its tombstone (and charges nothing)."""

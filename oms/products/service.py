@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -221,29 +221,29 @@ def count_stock_holds(rt: Runtime) -> dict[str, int]:
 
 def reserve_stock(uow: UnitOfWork, order_id: str, wanted: dict[str, int]) -> None:
     """Hold every item of an order, or none; tell orders which it was."""
-    session = uow.session
-    if _hold_state(session, order_id) is not None:
+    connection = uow.connection
+    if _hold_state(connection, order_id) is not None:
         return  # already decided, or the order was cancelled before we saw it
-    shortages = _take_stock(session, wanted)
+    shortages = _take_stock(connection, wanted)
     now = utc_now()
     if shortages:
-        execute(session, NEW_HOLD, {"order_id": order_id, "state": REFUSED, "updated_at": now})
+        execute(connection, NEW_HOLD, {"order_id": order_id, "state": REFUSED, "updated_at": now})
         uow.publish(
             events.INVENTORY_INSUFFICIENT,
             {"orderId": order_id, "shortages": shortages},
             correlation_id=order_id,
         )
         return
-    execute(session, NEW_HOLD, {"order_id": order_id, "state": RESERVED, "updated_at": now})
+    execute(connection, NEW_HOLD, {"order_id": order_id, "state": RESERVED, "updated_at": now})
     execute(
-        session,
+        connection,
         NEW_HOLD_ITEMS,
         [
             {"order_id": order_id, "product_id": pid, "quantity": qty}
             for pid, qty in sorted(wanted.items())
         ],
     )
-    _record_movements(session, HOLD, {pid: -qty for pid, qty in wanted.items()}, order_id)
+    _record_movements(connection, HOLD, {pid: -qty for pid, qty in wanted.items()}, order_id)
     uow.publish(
         events.INVENTORY_RESERVED,
         {"orderId": order_id, "items": _item_list(wanted)},
@@ -253,18 +253,18 @@ def reserve_stock(uow: UnitOfWork, order_id: str, wanted: dict[str, int]) -> Non
 
 def release_stock(uow: UnitOfWork, order_id: str) -> None:
     """Give back what a cancelled order holds; remember the cancellation either way."""
-    session = uow.session
-    state = _hold_state(session, order_id)
+    connection = uow.connection
+    state = _hold_state(connection, order_id)
     now = utc_now()
     if state is None:
-        execute(session, NEW_HOLD, {"order_id": order_id, "state": RELEASED, "updated_at": now})
+        execute(connection, NEW_HOLD, {"order_id": order_id, "state": RELEASED, "updated_at": now})
         return
     if state != RESERVED:
         return
-    held = dict(execute(session, HELD, {"order_id": order_id}).all())
-    _give_back(session, held)
-    _record_movements(session, RELEASE, held, order_id)
-    execute(session, RELEASE_HOLD, {"held_for": order_id, "now": now})
+    held = dict(execute(connection, HELD, {"order_id": order_id}).all())
+    _give_back(connection, held)
+    _record_movements(connection, RELEASE, held, order_id)
+    execute(connection, RELEASE_HOLD, {"held_for": order_id, "now": now})
 
 
 @dataclass(frozen=True)
@@ -296,7 +296,7 @@ def audit_stock(rt: Runtime) -> StockAudit:
 
 
 def _record_movements(
-    session: Session, kind: str, deltas: dict[str, int], order_id: str | None = None
+    session: Session | Connection, kind: str, deltas: dict[str, int], order_id: str | None = None
 ) -> None:
     now = utc_now()
     rows = [
@@ -308,7 +308,7 @@ def _record_movements(
         execute(session, NEW_MOVEMENTS, rows)
 
 
-def _take_stock(session: Session, wanted: dict[str, int]) -> list[dict]:
+def _take_stock(connection: Connection, wanted: dict[str, int]) -> list[dict]:
     """Take each product's quantity if there is enough of all of them; otherwise take
     nothing and return the shortages."""
     taken: dict[str, int] = {}
@@ -316,25 +316,25 @@ def _take_stock(session: Session, wanted: dict[str, int]) -> list[dict]:
     # A fixed order of row locks keeps two multi-item orders from deadlocking.
     for product_id in sorted(wanted):
         quantity = wanted[product_id]
-        if execute(session, TAKE, {"pid": product_id, "quantity": quantity}).rowcount:
+        if execute(connection, TAKE, {"pid": product_id, "quantity": quantity}).rowcount:
             taken[product_id] = quantity
             continue
-        available = execute(session, AVAILABLE, {"pid": product_id}).scalar()
+        available = execute(connection, AVAILABLE, {"pid": product_id}).scalar()
         shortages.append(
             {"productId": product_id, "requested": quantity, "available": available or 0}
         )
     if shortages:
-        _give_back(session, taken)  # all or nothing; the rows stay locked by this transaction
+        _give_back(connection, taken)  # all or nothing; the rows stay locked by this transaction
     return shortages
 
 
-def _give_back(session: Session, quantities: dict[str, int]) -> None:
+def _give_back(connection: Connection, quantities: dict[str, int]) -> None:
     for product_id in sorted(quantities):
-        execute(session, GIVE_BACK, {"pid": product_id, "quantity": quantities[product_id]})
+        execute(connection, GIVE_BACK, {"pid": product_id, "quantity": quantities[product_id]})
 
 
-def _hold_state(session: Session, order_id: str) -> str | None:
-    return execute(session, HOLD_STATE, {"order_id": order_id}).scalar()
+def _hold_state(connection: Connection, order_id: str) -> str | None:
+    return execute(connection, HOLD_STATE, {"order_id": order_id}).scalar()
 
 
 def _item_list(quantities: dict[str, int]) -> list[dict]:

@@ -232,7 +232,7 @@ def redeliver(rt: Runtime, webhook_id: str, delivery_id: str) -> DeliveryView:
 
 def record_deliveries(uow: UnitOfWork, event: Event) -> None:
     """One pending delivery of `event` for each enabled endpoint subscribed to it."""
-    endpoint_ids = subscribed_endpoints(uow.session, event.type)
+    endpoint_ids = subscribed_endpoints(uow.connection, event.type)
     if not endpoint_ids:
         return
     now = utc_now()
@@ -250,7 +250,7 @@ def record_deliveries(uow: UnitOfWork, event: Event) -> None:
         "updated_at": now,
     }
     rows = [{**common, "id": str(uuid.uuid4()), "endpoint_id": eid} for eid in endpoint_ids]
-    execute(uow.session, NEW_DELIVERIES, rows)
+    execute(uow.connection, NEW_DELIVERIES, rows)
 
 
 def has_subscriber(event: Event, connection: Connection) -> bool:

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import text
 
 from oms.db import Database
-from oms.wakeups import signal
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -26,16 +25,21 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     database.dispose()
 
 
+class Rollback(Exception):
+    """Raised inside a write transaction to roll it back."""
+
+
 def commit_later(database: Database, key: str, *, rollback: bool = False) -> threading.Thread:
     def write() -> None:
         time.sleep(0.2)
-        with database.writing() as session, database.write_turn():
-            session.execute(text("SELECT 1"))
-            signal(session, key)
-            if rollback:
-                session.rollback()
-            else:
-                session.commit()
+        try:
+            with database.writing() as transaction:
+                transaction.connection.execute(text("SELECT 1"))
+                transaction.wake_on_commit(key)
+                if rollback:
+                    raise Rollback
+        except Rollback:
+            pass
 
     thread = threading.Thread(target=write)
     thread.start()
