@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -360,7 +361,12 @@ def _attach_schemas_on_connect(engine: Engine, files: dict[str, str]) -> None:
     @event.listens_for(engine, "begin")
     def begin(connection: Any) -> None:
         is_write = connection.get_execution_options().get("oms_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")
+        statement = "BEGIN IMMEDIATE" if is_write else "BEGIN"
+        try:  # on the driver: every transaction starts here, and SQLAlchemy's execution
+            # machinery costs more than the statement
+            connection.connection.driver_connection.execute(statement)
+        except sqlite3.Error as error:  # wrapped (OperationalError...) as any statement's
+            connection._handle_dbapi_exception(error, statement, (), None, None)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -100,6 +100,8 @@ def execute(
     """Run `statement` with `params` (a list of them: once per item) inside the session's
     or connection's transaction."""
     connection = on.connection() if isinstance(on, Session) else on
+    if not connection.in_transaction():
+        connection.begin()  # as SQLAlchemy's own execution begins one ("autobegin")
     many = isinstance(params, list)
     if many and not params:
         return Rows([], 0)

@@ -154,8 +154,8 @@ def _replay(rt: Runtime, request: OrderRequest) -> str | None:
 
 def get_order(rt: Runtime, order_id: str, owner_id: str | None = None) -> OrderView:
     """The order; with `owner_id`, another user's order is not found (not forbidden)."""
-    with rt.database.reading() as session:
-        found = store.read(session, order_id)
+    with rt.database.connect() as connection:
+        found = store.read(connection, order_id)
     if found is None or (owner_id is not None and found[0].user_id != owner_id):
         raise NotFound("No such order.")
     return OrderView.of_rows(*found)

@@ -32,5 +32,5 @@ def announce_settled(uow: UnitOfWork, order_id: str) -> None:
 
 
 def _status_of(rt: Runtime, order_id: str) -> str | None:
-    with rt.database.reading() as session:
-        return store.status_of(session, order_id)
+    with rt.database.connect() as connection:
+        return store.status_of(connection, order_id)

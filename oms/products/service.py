@@ -177,8 +177,8 @@ def get_product(rt: Runtime, product_id: str) -> ProductView:
 
 def get_products(rt: Runtime, product_ids: Iterable[str]) -> dict[str, ProductView]:
     """The products that exist among `product_ids`, by id (one query)."""
-    with rt.database.reading() as session:
-        rows = session.execute(PRICED, {"ids": sorted(set(product_ids))}).all()
+    with rt.database.connect() as connection:
+        rows = connection.execute(PRICED, {"ids": sorted(set(product_ids))}).all()
     return {row.id: ProductView.of_row(row, row.available) for row in rows}
 
 
