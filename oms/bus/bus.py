@@ -19,6 +19,7 @@ from oms.bus.catalogue import EventType, decode
 from oms.bus.dead_letters import UNROUTABLE, DeadLetter, DeadLetterStore
 from oms.bus.envelope import Event
 from oms.bus.faults import RetryPolicy
+from oms.bus.forgetting import Forgetting
 from oms.bus.store import MessageTables
 from oms.bus.transport import Transport
 from oms.bus.unit_of_work import UnitOfWork
@@ -66,7 +67,8 @@ class Bus:
         self.transport = transport
         self.dead_letters = DeadLetterStore(database)
         transport.use_dead_letters(self.dead_letters, retry_policy or RetryPolicy())
-        transport.use_outbox(self._forget)
+        self.forgetting = Forgetting(self._forget)
+        transport.use_outbox(self.forgetting.add)
         self._outboxes: dict[str, MessageTables] = {}
         self._deliveries: dict[str, Callable[[Event], None]] = {}
         self.subscriptions: dict[str, set[str]] = {}  # module -> event types it consumes
@@ -203,6 +205,9 @@ class Bus:
         for tables in self._outboxes.values():
             while (batch := self._relay_stored(tables, cutoff)) > 0:
                 published += batch
+                # the rows just published go before the next batch is read (or it would
+                # be these rows again)
+                self.forgetting.flush()
                 if batch < SWEEP_BATCH:  # the outbox is drained, or the transport stopped
                     break
         return published
@@ -237,7 +242,8 @@ class Bus:
         return published
 
     def _forget(self, events: list[Event]) -> None:
-        """Delete the outbox rows of events the transport has taken, in one transaction."""
+        """Delete the outbox rows of events the transport has taken (a batch of them,
+        gathered by `forgetting`), in one transaction."""
         by_outbox: dict[str, list[str]] = {}
         for event in events:
             by_outbox.setdefault(event.source.removeprefix("oms/"), []).append(event.id)
@@ -261,6 +267,7 @@ class Bus:
 
     def close(self) -> None:
         self.transport.close()
+        self.forgetting.close()
 
     def run_worker(self, stop: threading.Event, threads: int = 1) -> bool:
         """Run `threads` consumers (each its own connection, competing like separate

@@ -25,7 +25,6 @@ store, where `oms dead-letters` shows, replays and drops it.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 from collections import deque
@@ -50,7 +49,7 @@ from oms.bus.dead_letters import (
 )
 from oms.bus.envelope import CONTENT_TYPE, Event, MalformedEvent
 from oms.bus.faults import RetryPolicy
-from oms.bus.transport import Delivery, Forget
+from oms.bus.transport import Delivery, Forget, forget_nothing
 from oms.db import utc_now
 from oms.telemetry import metrics
 from oms.telemetry.context import event_fields
@@ -75,7 +74,6 @@ CONFIRM_TIMEOUT = 2.0  # seconds to wait for the broker to confirm a publish
 RECONNECT_DELAY = 1.0  # growing by itself while the broker stays away, up to the maximum
 MAX_RECONNECT_DELAY = 5.0
 PUBLISHING_CONNECTIONS = 32  # per process; a publish waits for one at most CONNECT_TIMEOUT
-FORGET_INTERVAL = 0.1  # seconds between deletes of published outbox rows
 HEARTBEAT = 30  # a handler may run up to ~2 heartbeats before the broker drops the consumer
 
 Received = tuple[str, Message]  # (consumer, message)
@@ -103,7 +101,7 @@ class RabbitTransport:
         self.delivery_limit = delivery_limit
         self.policy = retry_policy or RetryPolicy()
         self._store: DeadLetterStore | None = None
-        self._confirmed = _Confirmed()
+        self._forget: Forget = forget_nothing
         self._bindings: dict[str, dict[str, Delivery]] = {}
         self._producers = ProducerPool(
             self._connection().Pool(limit=PUBLISHING_CONNECTIONS), limit=PUBLISHING_CONNECTIONS
@@ -148,7 +146,7 @@ class RabbitTransport:
         self._store, self.policy = store, policy
 
     def use_outbox(self, forget: Forget) -> None:
-        self._confirmed.forget = forget
+        self._forget = forget
 
     def publish(self, event: Event) -> None:
         """Publish `event` persistently and wait for the broker's confirm; raise if refused.
@@ -167,7 +165,7 @@ class RabbitTransport:
         except Exception as error:  # most often a pooled connection closed meanwhile
             log.info("publishing again on a new connection after %r", error)
             self._publish_once(event, exchange)
-        self._confirmed.add(event)
+        self._forget([event])
 
     def _publish_once(self, event: Event, exchange: Exchange) -> None:
         with self._producers.acquire(block=True, timeout=CONNECT_TIMEOUT) as producer:
@@ -210,7 +208,6 @@ class RabbitTransport:
 
     def close(self) -> None:
         """Close the publishing connections (a later publish opens new ones)."""
-        self._confirmed.close()
         self._producers.connections.force_close_all(close_pool=False)
 
     # -- topology ---------------------------------------------------------------
@@ -553,58 +550,3 @@ def _time(value: object) -> datetime | None:
         return datetime.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
-
-
-class _Confirmed:
-    """The events the broker confirmed, told to the outbox in batches: one delete every
-    FORGET_INTERVAL seconds instead of one transaction per event. A crash in between
-    leaves the batch's rows for the relay to publish again, duplicates the inbox drops."""
-
-    def __init__(self) -> None:
-        self.forget: Forget = lambda events: None
-        self._events: list[Event] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._flusher: threading.Thread | None = None
-
-    def add(self, event: Event) -> None:
-        with self._lock:
-            self._events.append(event)
-            if self._flusher is None or not self._flusher.is_alive():
-                atexit.register(self._flush_quietly)  # a process that stops forgets the rest
-                self._stop = threading.Event()
-                self._flusher = threading.Thread(
-                    target=self._flush_until,
-                    args=(self._stop,),
-                    name="oms-outbox-forget",
-                    daemon=True,
-                )
-                self._flusher.start()
-
-    def flush(self) -> None:
-        with self._lock:
-            events, self._events = self._events, []
-        if not events:
-            return
-        try:
-            self.forget(events)
-        except Exception:  # the database is away: try again next round
-            with self._lock:
-                self._events[:0] = events
-            raise
-
-    def close(self) -> None:
-        """Stop the flushing thread (a later `add` starts another) and flush now."""
-        self._stop.set()
-        atexit.unregister(self._flush_quietly)
-        self._flush_quietly()
-
-    def _flush_quietly(self) -> None:
-        try:
-            self.flush()
-        except Exception as error:  # a later flush, or else the relay, sees to them: harmless
-            log.warning("could not forget published outbox rows yet: %r", error)
-
-    def _flush_until(self, stop: threading.Event) -> None:
-        while not stop.wait(FORGET_INTERVAL):
-            self._flush_quietly()

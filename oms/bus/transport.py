@@ -68,7 +68,7 @@ class Transport(Publishing, Consuming, Protocol):
     publishing thread itself) consumes."""
 
 
-def _forget_nothing(events: list[Event]) -> None:
+def forget_nothing(events: list[Event]) -> None:
     return None
 
 
@@ -115,7 +115,7 @@ class MemoryTransport:
         self._draining = threading.local()
         self._store: DeadLetterStore | None = None
         self._policy = RetryPolicy()
-        self._forget: Forget = _forget_nothing
+        self._forget: Forget = forget_nothing
 
     def bind(self, consumer: str, event_types: Iterable[str], deliver: Delivery) -> None:
         self._consumers[consumer] = deliver
