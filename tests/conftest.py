@@ -159,6 +159,14 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of one test on each backend: a SQLite file, then PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'oms.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture(scope="session")
 def migrated_postgres_template() -> Iterator[str]:
     """A PostgreSQL database after `oms db upgrade`, made once per pytest process (each

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -14,13 +13,9 @@ from sqlalchemy import text
 from oms.db import Database
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'oms.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    database = Database(url)
+@pytest.fixture
+def database(empty_database_url: str) -> Iterator[Database]:
+    database = Database(empty_database_url)
     yield database
     database.dispose()
 

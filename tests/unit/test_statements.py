@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import (
@@ -54,13 +53,9 @@ BUMP = (
 AT = datetime(2026, 12, 3, 9, 30, 15, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    engine = create_engine(with_driver(url))
+@pytest.fixture
+def engine(empty_database_url: str) -> Iterator[Engine]:
+    engine = create_engine(with_driver(empty_database_url))
     METADATA.create_all(engine)
     yield engine
     engine.dispose()
