@@ -222,12 +222,11 @@ def read_page(
         return Page([view(row) for row in rows], page, page_size, total)
 
 
-def lock_for_transaction(session: Session | Connection, key: str) -> None:
-    """Hold a lock named `key` until the transaction ends. PostgreSQL takes a
-    transaction-scoped advisory lock; SQLite has one writer at a time already."""
-    bind = session.get_bind() if isinstance(session, Session) else session
-    if bind.dialect.name == "postgresql":
-        session.execute(
+def lock_for_transaction(connection: Connection, key: str) -> None:
+    """Hold a lock named `key` until the connection's transaction ends. PostgreSQL takes
+    a transaction-scoped advisory lock; SQLite has one writer at a time already."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
         )
 

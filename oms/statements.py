@@ -11,7 +11,7 @@ wrapped (IntegrityError, OperationalError) and a dropped connection invalidated,
 `Connection.execute` does.
 
 Only plain statements qualify: no Python-side column defaults, no expanding IN lists,
-no ORM entities. A statement that needs any of them runs on the session as before.
+no ORM entities. A statement that needs any of them runs through SQLAlchemy as before.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -95,11 +94,10 @@ _planning = threading.Lock()
 
 
 def execute(
-    on: Session | Connection, statement: ClauseElement, params: Params | list[Params] = ()
+    connection: Connection, statement: ClauseElement, params: Params | list[Params] = ()
 ) -> Rows:
-    """Run `statement` with `params` (a list of them: once per item) inside the session's
-    or connection's transaction."""
-    connection = on.connection() if isinstance(on, Session) else on
+    """Run `statement` with `params` (a list of them: once per item) inside the
+    connection's transaction."""
     if not connection.in_transaction():
         connection.begin()  # as SQLAlchemy's own execution begins one ("autobegin")
     many = isinstance(params, list)

@@ -221,7 +221,7 @@ def charge_order(uow: UnitOfWork, gateway: PaymentGateway, order: OrderPayment) 
 
 def compensate_cancelled_order(uow: UnitOfWork, gateway: PaymentGateway, order_id: str) -> None:
     """Refund what was charged; make sure what was not charged never will be."""
-    _one_order_at_a_time(uow.session, order_id)
+    _one_order_at_a_time(uow.connection, order_id)
     payment = _payment_of(uow.session, order_id)
     if payment is None:
         uow.session.add(CancelledOrder(order_id=order_id, cancelled_at=utc_now()))
@@ -334,11 +334,11 @@ def _token_for(uow: UnitOfWork, payment: Payment) -> str | None:
     return method.token
 
 
-def _one_order_at_a_time(session: Session | Connection, order_id: str) -> None:
+def _one_order_at_a_time(connection: Connection, order_id: str) -> None:
     """The one place where order.confirmed and order.cancelled of the same order, handled
     at once by competing consumers, meet: the second waits for the first to commit, then
     sees its charge (and refunds it) or its tombstone (and charges nothing)."""
-    lock_for_transaction(session, f"payments:{order_id}")
+    lock_for_transaction(connection, f"payments:{order_id}")
 
 
 def _payment_of(session: Session, order_id: str) -> Payment | None:

@@ -118,7 +118,7 @@ def create_product(
                 raise Conflict("A product with this SKU already exists.")
             uow.session.add(product)
             uow.session.flush()
-            _record_movements(uow.session, INITIAL, {product.id: stock})
+            _record_movements(uow.connection, INITIAL, {product.id: stock})
             uow.publish(
                 events.PRODUCT_CREATED,
                 {"productId": product.id, "name": name, "sku": sku, "price": format_money(price)},
@@ -164,7 +164,7 @@ def adjust_stock(rt: Runtime, product_id: str, delta: int) -> ProductView:
         ).rowcount
         if not changed:
             raise Conflict(f"Stock must stay between 0 and {MAX_STOCK}.")
-        _record_movements(uow.session, RESTOCK if delta > 0 else WRITE_OFF, {product_id: delta})
+        _record_movements(uow.connection, RESTOCK if delta > 0 else WRITE_OFF, {product_id: delta})
         uow.session.expire_all()
         view = ProductView.of(_product(uow.session, product_id))
     return view
@@ -296,7 +296,7 @@ def audit_stock(rt: Runtime) -> StockAudit:
 
 
 def _record_movements(
-    session: Session | Connection, kind: str, deltas: dict[str, int], order_id: str | None = None
+    connection: Connection, kind: str, deltas: dict[str, int], order_id: str | None = None
 ) -> None:
     now = utc_now()
     rows = [
@@ -305,7 +305,7 @@ def _record_movements(
         if delta
     ]
     if rows:
-        execute(session, NEW_MOVEMENTS, rows)
+        execute(connection, NEW_MOVEMENTS, rows)
 
 
 def _take_stock(connection: Connection, wanted: dict[str, int]) -> list[dict]:

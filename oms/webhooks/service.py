@@ -258,9 +258,9 @@ def has_subscriber(event: Event, connection: Connection) -> bool:
     return bool(subscribed_endpoints(connection, event.type))
 
 
-def subscribed_endpoints(session: Session | Connection, event_type: str) -> list[str]:
+def subscribed_endpoints(connection: Connection, event_type: str) -> list[str]:
     """The ids of the enabled endpoints whose patterns match `event_type`."""
-    endpoints = execute(session, ENABLED_ENDPOINTS)
+    endpoints = execute(connection, ENABLED_ENDPOINTS)
     return [endpoint.id for endpoint in endpoints if matches(endpoint.events, event_type)]
 
 
