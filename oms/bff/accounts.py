@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import request
-from flask_smorest import Blueprint
 
 from oms import users
 from oms.http.app import current_runtime
+from oms.http.blueprint import Blueprint
 from oms.http.schemas import links
 
 login_blueprint = Blueprint("login", __name__, url_prefix="/api/v1/auth", description="Sign in")

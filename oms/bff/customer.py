@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema
 from werkzeug.exceptions import Forbidden
 
@@ -17,6 +16,7 @@ from oms.bff.schemas import DefaultChoice
 from oms.db import Page
 from oms.http.app import current_runtime
 from oms.http.auth import current_caller, requires
+from oms.http.blueprint import Blueprint
 from oms.http.schemas import CardToken, PageQuery, PostalAddress, links
 from oms.runtime import Runtime
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from flask_smorest import Blueprint
-
 from oms import payments, users
 from oms.bff import schemas
 from oms.bff.accounts import login_blueprint, registration_blueprint
@@ -24,6 +22,7 @@ from oms.bff.customer import (
 from oms.errors import Invalid
 from oms.http.app import current_runtime
 from oms.http.auth import Caller, current_caller, requires
+from oms.http.blueprint import Blueprint
 from oms.http.idempotency import request_fingerprint
 from oms.http.schemas import links
 from oms.runtime import Runtime

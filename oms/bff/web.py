@@ -5,7 +5,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from flask import request
-from flask_smorest import Blueprint
 
 from oms import orders, payments, products, users, webhooks
 from oms.bff import schemas
@@ -20,6 +19,7 @@ from oms.bff.customer import (
 )
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, current_caller, requires
+from oms.http.blueprint import Blueprint
 from oms.http.idempotency import request_fingerprint
 from oms.http.schemas import links
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from oms.db import Page
 from oms.errors import Invalid
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, requires
+from oms.http.blueprint import Blueprint
 from oms.http.schemas import links
 from oms.orders import service
 from oms.orders.domain import LineItem

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from flask_smorest import Blueprint
-
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, requires
+from oms.http.blueprint import Blueprint
 from oms.http.schemas import links
 from oms.products import service
 from oms.products.schemas import NewProduct, ProductSchema

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from flask_smorest import Blueprint
-
 from oms.db import Page
 from oms.http.app import current_runtime
 from oms.http.auth import ADMIN, requires
+from oms.http.blueprint import Blueprint
 from oms.http.schemas import PageQuery, links
 from oms.webhooks import service
 from oms.webhooks.schemas import (
