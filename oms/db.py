@@ -71,10 +71,20 @@ class Database:
         return self._reader()
 
     def connect(self) -> Connection:
-        """A plain connection for reads (its transaction begins with the first statement
-        and ends, rolled back, when it closes): cheaper than a session where no ORM
-        object is wanted."""
-        return self.engine.connect()
+        """A plain connection for reads, never for writes: cheaper than a session where
+        no ORM object is wanted.
+
+        On SQLite a read is a transaction, begun at its first statement and rolled back
+        when the connection closes: its statements see one snapshot. On PostgreSQL, at
+        READ COMMITTED, every statement takes a snapshot of its own whether or not a
+        transaction is open, so a BEGIN and a ROLLBACK around a read would buy nothing
+        but two round trips: the connection runs in the driver's autocommit until it
+        goes back to the pool. (SQLAlchemy's isolation_level="AUTOCOMMIT" would send a
+        SET each way; the driver's flag sends nothing.)"""
+        connection = self.engine.connect()
+        if not self.is_sqlite:
+            connection.connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+        return connection
 
     def writing(self) -> WriteTransaction:
         """One write transaction, taken in this database's writer turn."""
@@ -125,6 +135,7 @@ class Database:
                 connect_args=_postgres_timeouts(*self._timeouts),
             )
             _ping_when_idle(engine)
+            _reads_end_in_the_pool(engine)
             return engine
         engine = create_engine(
             self.url,
@@ -322,6 +333,16 @@ def _ping_when_idle(engine: Engine) -> None:
             dbapi_connection.rollback()  # hand it out outside any transaction
         except Exception as error:  # the pool retries with a new connection
             raise DisconnectionError(f"a pooled connection was dropped: {error!r}") from error
+
+
+def _reads_end_in_the_pool(engine: Engine) -> None:
+    """A read connection (`Database.connect`) goes back to the pool out of autocommit,
+    so that the next user's first statement begins a transaction again."""
+
+    @event.listens_for(engine, "checkin")
+    def end_autocommit(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None and dbapi_connection.autocommit:
+            dbapi_connection.autocommit = False
 
 
 def _turn_file(database_path: str) -> int:

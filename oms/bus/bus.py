@@ -124,7 +124,7 @@ class Bus:
             metrics.count_handled(tables.module, event.type, result, time.perf_counter() - started)
 
     def _wanted(self, selective: Selective, event: Event) -> bool:
-        with self.database.engine.connect() as connection:
+        with self.database.connect() as connection:
             return selective.wants(event, connection)
 
     def replay(self, entries: list[DeadLetter]) -> list[tuple[DeadLetter, str]]:
