@@ -254,7 +254,7 @@ def _gunicorn_shape(oms: OmsProcesses) -> dict[str, Any]:
     found = list(roles(oms).values())
     return {
         "workers": found.count("gunicorn worker"),
-        "threads": Settings.from_env(oms.env).web_threads,
+        "threads": Settings.from_env(oms.env).request_threads,
         "busWorkers": found.count("oms worker"),
     }
 

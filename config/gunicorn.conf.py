@@ -19,7 +19,7 @@ worker_connections = _settings.web_connections
 # process waiting for it wakes at once. Measured with `make bench` on 2 cores: 117
 # checkouts/s with two processes against 88/s with one, p99 alike.
 workers = _settings.web_workers or multiprocessing.cpu_count()
-threads = _settings.web_threads
+threads = _settings.request_threads  # OMS_WEB_THREADS, or by the bus (see oms.config)
 timeout = 60
 graceful_timeout = 20
 keepalive = 5

@@ -81,12 +81,9 @@ def test_the_process_settings_are_read_from_their_variables() -> None:
 def test_unset_process_settings_take_their_one_default() -> None:
     settings = Settings.from_env(SECRET)
 
-    assert (settings.host, settings.web_connections, settings.web_threads) == (
-        "127.0.0.1",
-        1000,
-        8,
-    )
+    assert (settings.host, settings.web_connections) == ("127.0.0.1", 1000)
     assert settings.web_workers == 0  # automatic: a process per core
+    assert settings.web_threads == 0  # automatic: by the bus
     assert settings.worker_metrics_port == 0  # off
     assert (settings.log_format, settings.log_level) == ("text", "INFO")
     assert Settings.from_env({**SECRET, "OMS_WORKER_METRICS_PORT": "0"}).worker_metrics_port == 0
@@ -146,3 +143,15 @@ def test_the_oms_command_says_so_in_one_line_and_exits_2(
     )
     assert done.returncode == 2
     assert done.stderr.strip() == f"oms: {line}"
+
+
+def test_request_threads_follow_the_bus_unless_set() -> None:
+    in_process = Settings.from_env(SECRET)
+    broker = Settings.from_env(SECRET | {"OMS_BROKER_URL": "amqp://guest:guest@mq:5672//"})
+    chosen = Settings.from_env(
+        SECRET | {"OMS_BROKER_URL": "amqp://guest:guest@mq:5672//", "OMS_WEB_THREADS": "3"}
+    )
+
+    assert in_process.request_threads == 2  # each runs its saga itself
+    assert broker.request_threads == 8  # each waits while workers run its saga
+    assert chosen.request_threads == 3
