@@ -23,7 +23,7 @@ from oms.bus.forgetting import Forgetting
 from oms.bus.store import MessageTables
 from oms.bus.transport import Transport
 from oms.bus.unit_of_work import UnitOfWork
-from oms.db import Database
+from oms.db import Database, lock_for_transaction
 from oms.statements import execute
 from oms.telemetry import metrics
 from oms.telemetry.context import bound, parse_traceparent
@@ -38,10 +38,12 @@ Handler = Callable[[Event, UnitOfWork], None]
 class Selective:
     """A handler that takes only some of the events of its types. `wants` answers first,
     from a read: an event it does not want costs no write transaction and leaves no
-    inbox row."""
+    inbox row. `types` reads which of its types it may want at all now: a broker routes
+    the module only those (see `Bus.route_to`)."""
 
     wants: Callable[[Event, Connection], bool]
     handler: Handler
+    types: Callable[[Connection], set[str]]
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class MessageRecord:
 
 
 SWEEP_BATCH = 200
+ROUTES_CHECK_SECONDS = 30.0  # how often the upkeep sets selective consumers' routes
 
 
 class Bus:
@@ -72,6 +75,8 @@ class Bus:
         self._outboxes: dict[str, MessageTables] = {}
         self._deliveries: dict[str, Callable[[Event], None]] = {}
         self.subscriptions: dict[str, set[str]] = {}  # module -> event types it consumes
+        self._selective: dict[str, Mapping[str, Handler | Selective]] = {}
+        self._routes_checked = 0.0  # time.monotonic() of the last `route_as_wanted`
 
     def register(self, tables: MessageTables) -> None:
         """Make the relay responsible for this module's outbox, and keep its dead letters."""
@@ -88,7 +93,50 @@ class Bus:
             self.handle(tables, by_name[event.type], event)
 
         self._deliveries[tables.module] = deliver
-        self.transport.bind(tables.module, by_name, deliver)
+        wanted = None
+        if any(isinstance(handler, Selective) for handler in by_name.values()):
+            self._selective[tables.module] = by_name
+            wanted = partial(self._types_wanted_now, tables.module)
+        self.transport.bind(tables.module, by_name, deliver, wanted)
+
+    def route_to(self, uow: UnitOfWork, event_types: Iterable[str]) -> None:
+        """Have the broker route `event_types` to `uow`'s module (a selective consumer
+        that has come to want them: a new webhook endpoint) before `uow` commits, so no
+        event published after the commit misses it. Under the module's routing lock,
+        which `route_as_wanted` takes too: it cannot read what was wanted before this
+        commit and take the route away after it."""
+        lock_for_transaction(uow.connection, _routing_lock(uow.tables.module))
+        self.transport.route_also(uow.tables.module, set(event_types))
+
+    def route_as_wanted(self) -> None:
+        """Route each selective consumer what it wants now and nothing more: the events
+        of a deleted or disabled webhook endpoint stop costing deliveries."""
+        for module in self._selective:
+            with self.database.writing() as transaction:
+                lock_for_transaction(transaction.connection, _routing_lock(module))
+                wanted = self._types_wanted(module, transaction.connection)
+                self.transport.route_only(module, wanted)
+        self._routes_checked = time.monotonic()
+
+    def _route_as_wanted_when_due(self) -> None:
+        if time.monotonic() - self._routes_checked >= ROUTES_CHECK_SECONDS:
+            self.route_as_wanted()
+
+    def _types_wanted_now(self, module: str) -> set[str]:
+        with self.database.connect() as connection:
+            return self._types_wanted(module, connection)
+
+    def _types_wanted(self, module: str, connection: Connection) -> set[str]:
+        """The event types `module` takes now: its handlers' types, the selective ones
+        only as far as they want them."""
+        handlers = self._selective[module]
+        selectives = {handler for handler in handlers.values() if isinstance(handler, Selective)}
+        wanted = {selective: selective.types(connection) for selective in selectives}
+        return {
+            name
+            for name, handler in handlers.items()
+            if not isinstance(handler, Selective) or name in wanted[handler]
+        }
 
     def unit_of_work(self, tables: MessageTables) -> UnitOfWork:
         return UnitOfWork(self.database.writing(), tables, self._relay)
@@ -308,6 +356,7 @@ class Bus:
             upkeep = {
                 "outbox relay": partial(self.relay_pending, older_than_seconds=grace),
                 "retries and dead letters": self.transport.sweep,
+                "selective routes": self._route_as_wanted_when_due,
                 **(tasks or {}),
             }
             for name, task in upkeep.items():
@@ -325,6 +374,10 @@ def _nested(*managers: AbstractContextManager[None]) -> Iterator[None]:
         for manager in managers:
             stack.enter_context(manager)
         yield
+
+
+def _routing_lock(module: str) -> str:
+    return f"{module}.routes"
 
 
 @functools.cache

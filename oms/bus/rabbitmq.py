@@ -49,7 +49,7 @@ from oms.bus.dead_letters import (
 )
 from oms.bus.envelope import CONTENT_TYPE, Event, MalformedEvent
 from oms.bus.faults import RetryPolicy
-from oms.bus.transport import Delivery, Forget, forget_nothing
+from oms.bus.transport import Delivery, Forget, Wanted, forget_nothing
 from oms.db import utc_now
 from oms.telemetry import metrics
 from oms.telemetry.context import event_fields
@@ -103,6 +103,7 @@ class RabbitTransport:
         self._store: DeadLetterStore | None = None
         self._forget: Forget = forget_nothing
         self._bindings: dict[str, dict[str, Delivery]] = {}
+        self._wanted: dict[str, Wanted] = {}  # the selective consumers
         self._producers = ProducerPool(
             self._connection().Pool(limit=PUBLISHING_CONNECTIONS), limit=PUBLISHING_CONNECTIONS
         )
@@ -134,13 +135,56 @@ class RabbitTransport:
 
     # -- the Transport protocol -------------------------------------------------
 
-    def bind(self, consumer: str, event_types: Iterable[str], deliver: Delivery) -> None:
+    def bind(
+        self,
+        consumer: str,
+        event_types: Iterable[str],
+        deliver: Delivery,
+        wanted: Wanted | None = None,
+    ) -> None:
         routes = self._bindings.setdefault(consumer, {})
         for event_type in event_types:
             if event_type not in CATALOGUE:
                 raise ValueError(f"{event_type!r} is not in the event catalogue")
             routes[event_type] = deliver
+        if wanted is not None:
+            self._wanted[consumer] = wanted
         self._declared = False  # the next publish or consume declares the new bindings
+
+    def route_also(self, consumer: str, event_types: set[str]) -> None:
+        self._rebind(consumer, event_types, unbind_others=False)
+
+    def route_only(self, consumer: str, event_types: set[str]) -> None:
+        self._rebind(consumer, event_types, unbind_others=True)
+
+    def _rebind(self, consumer: str, event_types: set[str], unbind_others: bool) -> None:
+        handled = set(self._bindings[consumer])
+        self._declare_once()
+        with self._connection() as connection:
+            connection.ensure_connection(max_retries=0)
+            channel = connection.default_channel
+            queue = self.queue_name(consumer)
+            for event_type in sorted(handled & event_types):
+                channel.queue_bind(queue, self._exchange_of(event_type), event_type)
+            for event_type in sorted(handled - event_types) if unbind_others else ():
+                channel.queue_unbind(queue, self._exchange_of(event_type), event_type)
+
+    def _exchange_of(self, event_type: str) -> str:
+        return self.exchange_name(CATALOGUE[event_type].publisher)
+
+    def _routed(self, consumer: str) -> list[str]:
+        """The event types `consumer`'s queue is declared bound to: all it handles, or
+        for a selective consumer those it wants now (all, if that cannot be read: a
+        binding too many costs a delivery, one too few loses events)."""
+        handled = self._bindings[consumer]
+        wanted = self._wanted.get(consumer)
+        if wanted is None:
+            return sorted(handled)
+        try:
+            return sorted(set(handled) & wanted())
+        except Exception as error:
+            log.warning("binding %s to every type it handles: %r", consumer, error)
+            return sorted(handled)
 
     def use_dead_letters(self, store: DeadLetterStore, policy: RetryPolicy) -> None:
         self._store, self.policy = store, policy
@@ -228,15 +272,19 @@ class RabbitTransport:
             if not self._declared:
                 self.declare()
 
-    def _declare_on(self, channel: Any) -> None:
+    def _declare_on(self, channel: Any) -> dict[str, Queue]:
+        """Declare the topology on `channel`; the consumers' queues, as declared."""
         for publisher in PUBLISHERS:
             self._unroutable_queue(publisher)(channel).declare()
             self.exchange(publisher)(channel).declare()
         for seconds in RETRY_TIERS:
             self._retry_queue(seconds)(channel).declare()
+        queues = {}
         for consumer in self._bindings:
             self._dead_letter_queue(consumer)(channel).declare()
-            self._queue(consumer)(channel).declare()
+            queues[consumer] = self._queue(consumer)
+            queues[consumer](channel).declare()
+        return queues
 
     def exchange(self, publisher: str) -> Exchange:
         """`publisher`'s topic exchange, as declared (with its alternate exchange)."""
@@ -254,7 +302,7 @@ class RabbitTransport:
         name = self.queue_name(consumer)
         bindings = [
             binding(self.exchange(CATALOGUE[event_type].publisher), routing_key=event_type)
-            for event_type in sorted(self._bindings[consumer])
+            for event_type in self._routed(consumer)
         ]
         arguments = {
             "x-queue-type": "quorum",
@@ -398,9 +446,11 @@ class RabbitTransport:
     def _keep_unroutable(self, publisher: str, message: Message) -> None:
         event_type = message.delivery_info.get("routing_key", "")
         if event_type in CATALOGUE and not any(
-            event_type in routes for routes in self._bindings.values()
+            event_type in routes
+            for consumer, routes in self._bindings.items()
+            if consumer not in self._wanted
         ):
-            return  # an event nothing consumes yet (e.g. user.created): not a fault
+            return  # nothing consumes it yet (user.created), or no webhook wants it: no fault
         assert self._store is not None
         error = f"no queue is bound to take {event_type!r} from {publisher}"
         log.error("unroutable event from %s: %r", publisher, message.body)
@@ -448,16 +498,16 @@ class _Worker(ConsumerMixin):
 
     def get_consumers(self, consumer: type[Consumer], channel: Any) -> list[Consumer]:
         transport = self.transport
-        transport._declare_on(channel)
+        queues = transport._declare_on(channel)
         self.received.clear()  # unacked messages of a lost connection come back anyway
         return [
             consumer(
-                queues=[transport._queue(name)],
+                queues=[queue],
                 on_message=self._receiver(name),
                 auto_declare=False,
                 prefetch_count=transport.prefetch,
             )
-            for name in transport._bindings
+            for name, queue in queues.items()
         ]
 
     def _receiver(self, consumer: str) -> Callable[[Message], None]:

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 Delivery = Callable[[Event], None]
 Forget = Callable[[list[Event]], None]
+Wanted = Callable[[], set[str]]  # the event types a selective consumer wants now
 
 
 class Publishing(Protocol):
@@ -49,8 +50,26 @@ class Publishing(Protocol):
 class Consuming(Protocol):
     """The side of a transport that hands events to the modules that consume them."""
 
-    def bind(self, consumer: str, event_types: Iterable[str], deliver: Delivery) -> None:
-        """Route every event of `event_types` to `consumer`, which handles it with `deliver`."""
+    def bind(
+        self,
+        consumer: str,
+        event_types: Iterable[str],
+        deliver: Delivery,
+        wanted: Wanted | None = None,
+    ) -> None:
+        """Route every event of `event_types` to `consumer`, which handles it with `deliver`.
+
+        With `wanted`, the consumer takes only some of them, and reads which (the webhooks
+        module: the types an endpoint subscribes to). A broker then routes it only those:
+        what `wanted()` answers when the topology is declared, widened by `route_also`
+        and set by `route_only` later. In memory every event goes, and `deliver` filters."""
+
+    def route_also(self, consumer: str, event_types: set[str]) -> None:
+        """Route these of `consumer`'s types to it from now on; raise if that cannot be
+        done now."""
+
+    def route_only(self, consumer: str, event_types: set[str]) -> None:
+        """Route to `consumer` these of its types, and no others."""
 
     def use_dead_letters(self, store: DeadLetterStore, policy: RetryPolicy) -> None:
         """Where messages that cannot be handled end, and how failures are retried."""
@@ -117,11 +136,23 @@ class MemoryTransport:
         self._policy = RetryPolicy()
         self._forget: Forget = forget_nothing
 
-    def bind(self, consumer: str, event_types: Iterable[str], deliver: Delivery) -> None:
+    def bind(
+        self,
+        consumer: str,
+        event_types: Iterable[str],
+        deliver: Delivery,
+        wanted: Wanted | None = None,
+    ) -> None:
         self._consumers[consumer] = deliver
         for event_type in event_types:
             if consumer not in self._routes[event_type]:
                 self._routes[event_type].append(consumer)
+
+    def route_also(self, consumer: str, event_types: set[str]) -> None:
+        return None  # every event of its types goes to it; it filters
+
+    def route_only(self, consumer: str, event_types: set[str]) -> None:
+        return None
 
     def use_dead_letters(self, store: DeadLetterStore, policy: RetryPolicy) -> None:
         self._store, self._policy = store, policy

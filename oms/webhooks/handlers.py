@@ -9,9 +9,14 @@ from oms.webhooks import service
 
 
 def event_handlers(settings: Settings) -> dict[EventType, Selective]:
-    """All of them (on RabbitMQ the `webhooks` queue is bound to every event type); those
-    no endpoint subscribes to are let go without a transaction."""
-    recording = Selective(wants=service.has_subscriber, handler=record_deliveries)
+    """All of them. On RabbitMQ the `webhooks` queue is bound only to the types some
+    endpoint subscribes to; in memory every event comes, and those no endpoint
+    subscribes to are let go without a transaction."""
+    recording = Selective(
+        wants=service.has_subscriber,
+        handler=record_deliveries,
+        types=service.subscribed_event_types,
+    )
     return {event_type: recording for event_type in CATALOGUE.values()}
 
 

@@ -149,6 +149,7 @@ def register_endpoint(
     )
     with rt.bus.unit_of_work(MESSAGES) as uow:
         uow.session.add(endpoint)
+        rt.bus.route_to(uow, event_types_matching(endpoint.events))
     return NewEndpointView(**vars(EndpointView.of(endpoint)), secret=endpoint.secret)
 
 
@@ -179,6 +180,8 @@ def update_endpoint(rt: Runtime, webhook_id: str, changes: dict) -> EndpointView
         elif changes.get("enabled") is False:
             endpoint.disabled_reason = "Disabled by an administrator."
         endpoint.updated_at = utc_now()
+        if endpoint.enabled:
+            rt.bus.route_to(uow, event_types_matching(endpoint.events))
         view = EndpointView.of(endpoint)
     return view
 
@@ -262,6 +265,20 @@ def subscribed_endpoints(connection: Connection, event_type: str) -> list[str]:
     """The ids of the enabled endpoints whose patterns match `event_type`."""
     endpoints = execute(connection, ENABLED_ENDPOINTS)
     return [endpoint.id for endpoint in endpoints if matches(endpoint.events, event_type)]
+
+
+def subscribed_event_types(connection: Connection) -> set[str]:
+    """The event types some enabled endpoint subscribes to."""
+    patterns = [
+        pattern
+        for endpoint in execute(connection, ENABLED_ENDPOINTS)
+        for pattern in endpoint.events
+    ]
+    return event_types_matching(patterns)
+
+
+def event_types_matching(patterns: list[str]) -> set[str]:
+    return {name for name in CATALOGUE if matches(patterns, name)}
 
 
 def matches(patterns: list[str], event_type: str) -> bool:

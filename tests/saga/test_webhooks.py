@@ -16,8 +16,10 @@ import pytest
 from oms import webhooks
 from oms.app import start_runtime, start_webhook_thread
 from oms.config import Settings
+from oms.ops import create_ops_app
 from oms.webhooks.sender import post
 from tests.conftest import run_with_worker
+from tests.ops.conftest import scrape
 from tests.polling import wait_until
 from tests.support import Customer, Shop
 from tests.webhook_receiver import Received, Receiver, always, fail_first_try_of, verified
@@ -87,6 +89,79 @@ def deliveries(shop: Shop, webhook_id: str, query: str = "") -> list[dict]:
     )
     assert response.status_code == 200, response.json
     return response.json["items"]
+
+
+# --- routing (broker mode) ----------------------------------------------------------------
+
+
+@pytest.fixture
+def broker_webhook_shop(broker_settings: Settings) -> Iterator[Shop]:
+    for runtime in run_with_worker(start_runtime(replace(broker_settings, **FAST))):
+        yield Shop(runtime)
+
+
+def webhooks_handled(shop: Shop) -> dict[tuple[str, str], float]:
+    """oms_events_handled_total of the webhooks module, by (event type, result)."""
+    return {
+        (labels["type"], labels["result"]): value
+        for (name, label_set), value in scrape(create_ops_app(shop.runtime).test_client()).items()
+        if name == "oms_events_handled_total"
+        and (labels := dict(label_set))["module"] == "webhooks"
+    }
+
+
+def handled_during_a_checkout(shop: Shop) -> dict[tuple[str, str], float]:
+    customer = shop.register()
+    widget = shop.add_product(stock=5)
+    before = webhooks_handled(shop)
+    assert shop.checkout(customer, [(widget["productId"], 1)]).status_code == 201
+    shop.settle()
+    after = webhooks_handled(shop)
+    return {
+        key: after[key] - before.get(key, 0.0) for key in after if after[key] != before.get(key)
+    }
+
+
+@pytest.mark.postgres
+@pytest.mark.rabbitmq
+def test_the_broker_routes_the_webhooks_module_only_what_an_endpoint_subscribes_to(
+    broker_webhook_shop: Shop, receiver: Receiver
+) -> None:
+    shop = broker_webhook_shop
+    assert handled_during_a_checkout(shop) == {}  # no endpoint: no delivery to look at
+
+    endpoint = register(shop, receiver.url, ["order.*"])
+    assert handled_during_a_checkout(shop) == {
+        ("order.created", "ok"): 1,
+        ("order.confirmed", "ok"): 1,
+    }
+
+    response = shop.web.delete(f"{WEBHOOKS}/{endpoint['webhookId']}", headers=shop.admin.headers)
+    assert response.status_code == 204
+    shop.runtime.bus.route_as_wanted()  # what the upkeep does every half minute
+    assert handled_during_a_checkout(shop) == {}
+
+
+@pytest.mark.postgres
+@pytest.mark.rabbitmq
+def test_registering_while_the_broker_is_away_is_503_and_keeps_no_endpoint(
+    broker_settings: Settings, receiver: Receiver
+) -> None:
+    away = replace(broker_settings, broker_url="amqp://guest:guest@127.0.0.1:9//", **FAST)
+    runtime = start_runtime(away)
+    try:
+        shop = Shop(runtime)
+        response = shop.web.post(
+            WEBHOOKS,
+            json={"url": receiver.url, "events": ["order.*"]},
+            headers=shop.admin.headers,
+        )
+        assert response.status_code == 503, response.json
+        assert response.headers["Retry-After"]
+        listed = shop.web.get(WEBHOOKS, headers=shop.admin.headers)
+        assert listed.json["items"] == []
+    finally:
+        runtime.close()
 
 
 # --- delivery -----------------------------------------------------------------------------
