@@ -160,7 +160,7 @@ class WriteTransaction:
         self._database = database
         self._session: Session | None = None
         self._wake_on_commit: list[str] = []
-        self._turn: AbstractContextManager[None] | None = None
+        self._turn: AbstractContextManager[None] = database.write_turn()
 
     @property
     def session(self) -> Session:
@@ -176,13 +176,18 @@ class WriteTransaction:
             notify_on_commit(self.connection, key)
 
     def __enter__(self) -> WriteTransaction:
-        self._turn = self._database.write_turn()
-        self._turn.__enter__()
+        # The writer turn is held for the transaction only: the pool's checkout and
+        # return happen outside it.
+        self.connection = self._database.engine.connect()
         try:
-            self.connection = self._database.engine.connect()
+            self._turn.__enter__()
+        except BaseException:
+            self.connection.close()
+            raise
+        try:
             self._transaction = self.connection.begin()
         except BaseException:
-            self._turn.__exit__(None, None, None)
+            self._end()
             raise
         return self
 
@@ -194,17 +199,27 @@ class WriteTransaction:
                 self._transaction.commit()
             else:
                 self._transaction.rollback()
-        finally:
-            try:
-                if self._session is not None:
-                    self._session.close()
-                self.connection.close()
-            finally:
-                assert self._turn is not None
-                self._turn.__exit__(None, None, None)
+        except BaseException:
+            self._end()  # what a failed commit left is rolled back inside the turn
+            raise
+        self._turn.__exit__(None, None, None)
+        self._close()
         if exc_type is None:
             for key in self._wake_on_commit:
                 self._database.wakeups.wake(key)
+
+    def _end(self) -> None:
+        try:
+            self._close()
+        finally:
+            self._turn.__exit__(None, None, None)
+
+    def _close(self) -> None:
+        try:
+            if self._session is not None:
+                self._session.close()
+        finally:
+            self.connection.close()
 
 
 @dataclass(frozen=True)
