@@ -34,10 +34,11 @@ from urllib.parse import urlsplit
 from kombu import Connection
 
 from benchmarks import api, ceilings, chart, load, report, stats
-from benchmarks.calibrate import PUBLISHERS, SCHEMAS, calibrate
+from benchmarks.calibrate import SCHEMAS, calibrate
 from benchmarks.cpu import CpuMeter, backend_pids
 from benchmarks.options import Options
 from benchmarks.server import MemoryWatch, roles
+from oms.bus.rabbitmq import declared_names
 from oms.config import Settings
 from tests.integration.ops import Client
 from tests.integration.processes import OmsProcesses, oms_environment, oms_processes, run_oms
@@ -405,9 +406,10 @@ def _queue_depths(url: str, settings: dict[str, str], errors: stats.Errors) -> d
 
 
 def _delete_namespace(url: str, namespace: str) -> None:
+    queues, exchanges = declared_names(namespace)
     with Connection(url, connect_timeout=5) as connection:
         channel = connection.default_channel
-        for queue in _queue_names(namespace):
+        for queue in queues:
             channel.queue_delete(queue)
-        for exchange in [*PUBLISHERS, "oms.dead-letter"]:
-            channel.exchange_delete(namespace + exchange)
+        for exchange in exchanges:
+            channel.exchange_delete(exchange)

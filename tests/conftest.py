@@ -16,14 +16,12 @@ from kombu import Connection
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from oms.app import (
-    MODULES,
     start_runtime,
     start_upkeep_thread,
     start_webhook_thread,
 )
 from oms.bus import MemoryTransport
-from oms.bus.catalogue import PUBLISHERS
-from oms.bus.rabbitmq import RETRY_PREFIX, RETRY_TIERS, UNROUTABLE_SUFFIX
+from oms.bus.rabbitmq import declared_names
 from oms.config import Settings
 from oms.db import sqlite_schema_files, with_driver
 from oms.migrate import upgrade
@@ -198,15 +196,11 @@ def broker_namespace(amqp_url: str) -> Iterator[str]:
     """A name prefix of the test's own exchanges and queues, deleted afterwards."""
     prefix = f"test-{uuid.uuid4().hex[:10]}."
     yield prefix
-    queues = [prefix + module.MESSAGES.module for module in MODULES]
-    unroutable = [prefix + publisher + UNROUTABLE_SUFFIX for publisher in PUBLISHERS]
-    retries = [f"{prefix}{RETRY_PREFIX}{seconds}s" for seconds in RETRY_TIERS]
+    queues, exchanges = declared_names(prefix)
     with Connection(amqp_url, connect_timeout=2) as connection, connection.channel() as channel:
-        for queue in queues + [name + ".dead-letter" for name in queues] + unroutable + retries:
+        for queue in queues:
             channel.queue_delete(queue)
-        for exchange in [*PUBLISHERS, "oms.dead-letter"]:
-            channel.exchange_delete(prefix + exchange)
-        for exchange in unroutable + retries:
+        for exchange in exchanges:
             channel.exchange_delete(exchange)
 
 

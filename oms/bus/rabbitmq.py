@@ -50,7 +50,7 @@ from oms.bus.dead_letters import (
 from oms.bus.envelope import CONTENT_TYPE, Event, MalformedEvent
 from oms.bus.faults import RetryPolicy
 from oms.bus.transport import Delivery, Forget, Wanted, forget_nothing
-from oms.db import utc_now
+from oms.db import SCHEMAS, utc_now
 from oms.telemetry import metrics
 from oms.telemetry.context import event_fields
 
@@ -77,6 +77,18 @@ PUBLISHING_CONNECTIONS = 32  # per process; a publish waits for one at most CONN
 HEARTBEAT = 30  # a handler may run up to ~2 heartbeats before the broker drops the consumer
 
 Received = tuple[str, Message]  # (consumer, message)
+
+
+def declared_names(namespace: str) -> tuple[list[str], list[str]]:
+    """The queues and the exchanges OMS may declare under `namespace`: what to delete to
+    take a scratch namespace away (the tests', the benchmark's). An idle quorum queue left
+    behind still costs the broker CPU."""
+    consumers = [namespace + module for module in SCHEMAS]
+    unroutable = [namespace + publisher + UNROUTABLE_SUFFIX for publisher in PUBLISHERS]
+    retries = [f"{namespace}{RETRY_PREFIX}{seconds}s" for seconds in RETRY_TIERS]
+    dead_letters = [consumer + DEAD_LETTER_SUFFIX for consumer in consumers]
+    exchanges = [namespace + publisher for publisher in [*PUBLISHERS, DEAD_LETTER_EXCHANGE]]
+    return consumers + dead_letters + unroutable + retries, exchanges + unroutable + retries
 
 
 class RabbitTransport:
