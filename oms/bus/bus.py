@@ -116,10 +116,10 @@ class Bus:
                 lock_for_transaction(transaction.connection, _routing_lock(module))
                 wanted = self._types_wanted(module, transaction.connection)
                 self.transport.route_only(module, wanted)
-        self._routes_checked = time.monotonic()
 
     def _route_as_wanted_when_due(self) -> None:
         if time.monotonic() - self._routes_checked >= ROUTES_CHECK_SECONDS:
+            self._routes_checked = time.monotonic()  # failed (broker away): in 30 s again
             self.route_as_wanted()
 
     def _types_wanted_now(self, module: str) -> set[str]:
