@@ -76,7 +76,7 @@ class Bus:
         self._deliveries: dict[str, Callable[[Event], None]] = {}
         self.subscriptions: dict[str, set[str]] = {}  # module -> event types it consumes
         self._selective: dict[str, Mapping[str, Handler | Selective]] = {}
-        self._routes_checked = 0.0  # time.monotonic() of the last `route_as_wanted`
+        self._routes_checked = 0.0  # time.monotonic() of the upkeep's last route check
 
     def register(self, tables: MessageTables) -> None:
         """Make the relay responsible for this module's outbox, and keep its dead letters."""
