@@ -189,7 +189,9 @@ def update_endpoint(rt: Runtime, webhook_id: str, changes: dict) -> EndpointView
 def delete_endpoint(rt: Runtime, webhook_id: str) -> None:
     """Unsubscribe: the endpoint and its delivery log are gone; nothing more is sent."""
     with rt.bus.unit_of_work(MESSAGES) as uow:
-        endpoint = _endpoint(uow.session, webhook_id)
+        # Locked first: an attempt being recorded (it holds the endpoint's key share)
+        # commits before its delivery's attempts go, and none starts after.
+        endpoint = _endpoint(uow.session, webhook_id, for_update=True)
         deliveries = select(Delivery.id).where(Delivery.endpoint_id == endpoint.id)
         uow.session.execute(delete(Attempt).where(Attempt.delivery_id.in_(deliveries)))
         uow.session.execute(delete(Delivery).where(Delivery.endpoint_id == endpoint.id))
@@ -457,8 +459,8 @@ def _disable(session: Session, endpoint: Endpoint, outcome: Outcome, now: dateti
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _endpoint(session: Session, webhook_id: str) -> Endpoint:
-    endpoint = session.get(Endpoint, webhook_id)
+def _endpoint(session: Session, webhook_id: str, for_update: bool = False) -> Endpoint:
+    endpoint = session.get(Endpoint, webhook_id, with_for_update=for_update)
     if endpoint is None:
         raise NotFound("No such webhook.")
     return endpoint

@@ -15,10 +15,14 @@ import pytest
 
 from oms import webhooks
 from oms.app import start_runtime, start_webhook_thread
+from oms.bus import MemoryTransport
 from oms.config import Settings
+from oms.db import utc_now
 from oms.ops import create_ops_app
+from oms.webhooks.models import MESSAGES, Attempt
 from oms.webhooks.sender import post
-from tests.conftest import run_with_worker
+from oms.webhooks.service import _locked_endpoint_of
+from tests.conftest import TEST_SECRET, run_with_worker
 from tests.ops.conftest import scrape
 from tests.polling import wait_until
 from tests.support import Customer, Shop
@@ -160,6 +164,46 @@ def test_registering_while_the_broker_is_away_is_503_and_keeps_no_endpoint(
         assert response.headers["Retry-After"]
         listed = shop.web.get(WEBHOOKS, headers=shop.admin.headers)
         assert listed.json["items"] == []
+    finally:
+        runtime.close()
+
+
+@pytest.mark.postgres
+def test_deleting_an_endpoint_while_an_attempt_is_recorded_waits_for_it_and_is_204(
+    migrated_postgres_url: str, receiver: Receiver
+) -> None:
+    settings = Settings(
+        database_url=migrated_postgres_url, jwt_secret=TEST_SECRET, bcrypt_rounds=4, **FAST
+    )
+    runtime = start_runtime(settings, MemoryTransport())
+    try:
+        shop = Shop(runtime)
+        endpoint = register(shop, receiver.url, ["order.*"])
+        paid_order(shop)
+        delivery_id = deliveries(shop, endpoint["webhookId"])[0]["deliveryId"]
+        answers: list[int] = []
+
+        def delete_endpoint() -> None:
+            path = f"{WEBHOOKS}/{endpoint['webhookId']}"
+            answers.append(shop.web.delete(path, headers=shop.admin.headers).status_code)
+
+        # What the delivery loop does when an attempt has come back: record it, with the
+        # endpoint locked as it does.
+        with runtime.bus.unit_of_work(MESSAGES) as uow:
+            assert _locked_endpoint_of(uow.session, delivery_id) is not None
+            deleting = threading.Thread(target=delete_endpoint)
+            deleting.start()
+            deleting.join(timeout=0.5)
+            assert deleting.is_alive()  # the delete waits for the attempt's transaction
+            attempt = Attempt(
+                delivery_id=delivery_id, number=1, started_at=utc_now(), duration_ms=5
+            )
+            uow.session.add(attempt)
+        deleting.join(timeout=10)
+
+        assert answers == [204]
+        gone = shop.web.get(f"{WEBHOOKS}/{endpoint['webhookId']}", headers=shop.admin.headers)
+        assert gone.status_code == 404
     finally:
         runtime.close()
 
