@@ -1,7 +1,6 @@
 """Gunicorn settings for `oms serve`: one process group bound to all six ports."""
 
 import multiprocessing
-import sys
 
 from oms.config import Settings
 from oms.telemetry.logs import gunicorn_logconfig
@@ -33,19 +32,6 @@ logconfig_dict = gunicorn_logconfig(_settings.log_format, _settings.log_level)
 # gunicorn 27 keeps a control socket at one fixed per-user path: two OMS on a machine
 # (tests, the benchmark) would fight over it.
 control_socket_disable = True
-
-
-# On the in-process bus a request thread holds SQLite's writer turn while it runs a saga
-# step, and each driver call it makes lets the GIL go: with Python's 5 ms switch interval
-# the process's other thread may keep the GIL that long while the turn waits on it. At
-# 0.5 ms, measured with `make bench` (3 pairs, 10 s): 182 -> 204, 197 -> 210,
-# 178 -> 187 checkouts/s, p99 251 -> 135, 119 -> 106, 137 -> 124 ms.
-IN_PROCESS_SWITCH_INTERVAL = 0.0005
-
-
-def post_fork(server, worker):
-    if not _settings.uses_broker:
-        sys.setswitchinterval(IN_PROCESS_SWITCH_INTERVAL)
 
 
 def child_exit(server, worker):
