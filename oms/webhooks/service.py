@@ -180,7 +180,8 @@ def update_endpoint(rt: Runtime, webhook_id: str, changes: dict) -> EndpointView
         elif changes.get("enabled") is False:
             endpoint.disabled_reason = "Disabled by an administrator."
         endpoint.updated_at = utc_now()
-        if endpoint.enabled:
+        if endpoint.enabled and ("events" in changes or "enabled" in changes):
+            # (an enabled endpoint's types are routed already: only new ones need it)
             rt.bus.route_to(uow, event_types_matching(endpoint.events))
         view = EndpointView.of(endpoint)
     return view
