@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 from oms.app import (
     start_runtime,
@@ -145,9 +147,29 @@ def _new_database(template: str | None = None) -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     yield with_driver(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop_database(admin, name)
     admin.dispose()
+
+
+DROP_PATIENCE_SECONDS = 60
+
+
+def _drop_database(admin: Engine, name: str) -> None:
+    """Drop a test's database, trying again while PostgreSQL is slow to answer.
+
+    A test that sets a short statement timeout leaves psycopg2's process-wide wait
+    callback giving up after ~2 s, which a DROP on a busy machine can outlast.
+    """
+    deadline = time.monotonic() + DROP_PATIENCE_SECONDS
+    while True:
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture
