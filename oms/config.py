@@ -12,7 +12,7 @@ from typing import Any
 DEFAULT_DATABASE_URL = "sqlite:///oms.db"
 DEFAULT_BROKER_URL = "memory://"
 BROKER_REQUEST_THREADS = 8
-IN_PROCESS_REQUEST_THREADS = 2
+IN_PROCESS_REQUEST_THREADS = 1
 SECRET_FILE = ".oms-jwt-secret"
 
 PORTS = {
@@ -101,10 +101,12 @@ class Settings:
         """Request threads per gunicorn process: `web_threads`, or by the bus. With the
         broker, a checkout's thread waits while workers run its saga: enough threads for
         the clients that wait at once. On the in-process bus a request's thread runs the
-        saga itself, so threads only wait for the one SQLite writer and for the GIL, and
-        each more costs: measured with `make bench` (3 pairs, 16 clients, 2 processes),
-        2 threads took 102-123 checkouts/s at p99 203-244 ms, 8 threads 86-104/s at
-        p99 329-406 ms."""
+        saga itself, so a second thread only competes for the GIL with the one holding
+        SQLite's writer turn (which then holds it longer): a process per core with one
+        thread each keeps the writer running. Measured with `make bench` (16 clients, 2
+        cores, 10 s phases): 2 processes x 2 threads 164-207 checkouts/s at p99 134-158
+        ms; 2 x 1 thread 282-328/s at p99 66-92 ms; 3 or 4 x 1 thread 237-305/s, p99
+        97-118 ms."""
         if self.web_threads:
             return self.web_threads
         return BROKER_REQUEST_THREADS if self.uses_broker else IN_PROCESS_REQUEST_THREADS

@@ -152,6 +152,6 @@ def test_request_threads_follow_the_bus_unless_set() -> None:
         SECRET | {"OMS_BROKER_URL": "amqp://guest:guest@mq:5672//", "OMS_WEB_THREADS": "3"}
     )
 
-    assert in_process.request_threads == 2  # each runs its saga itself
+    assert in_process.request_threads == 1  # it runs its saga itself
     assert broker.request_threads == 8  # each waits while workers run its saga
     assert chosen.request_threads == 3
