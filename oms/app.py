@@ -86,10 +86,14 @@ def create_wsgi_app(settings: Settings) -> PortDispatcher:
 
 
 def start_upkeep_thread(runtime: Runtime, stop: threading.Event) -> threading.Thread:
-    """The bus's upkeep (outbox relay, retries, dead letters) and the modules' own:
-    orders past their saga deadline are cancelled (their stock released, any charge
-    refunded, through the same events as any cancellation)."""
-    tasks = {"saga deadlines": partial(orders.cancel_overdue_orders, runtime)}
+    """The bus's upkeep (outbox relay, retries, dead letters), the database's (SQLite's
+    checkpoints) and the modules' own: orders past their saga deadline are cancelled
+    (their stock released, any charge refunded, through the same events as any
+    cancellation)."""
+    tasks = {
+        "database checkpoint": runtime.database.checkpoint,
+        "saga deadlines": partial(orders.cancel_overdue_orders, runtime),
+    }
     settings = runtime.settings
     thread = threading.Thread(
         target=runtime.bus.run_upkeep,
