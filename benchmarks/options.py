@@ -20,6 +20,7 @@ class Options:
     warmup: float
     concurrency: int
     processes: int
+    bus_workers: int
     calibration: int
     output: Path
     picture: Path
@@ -46,6 +47,7 @@ class Options:
             warmup=args.warmup,
             concurrency=args.concurrency,
             processes=processes,
+            bus_workers=args.bus_workers,
             calibration=args.calibration_checkouts,
             output=output,
             picture=output.with_suffix(".svg"),
@@ -82,6 +84,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
     parser.add_argument(
         "--processes", type=int, default=0, help="load generator processes (default: cores)"
+    )
+    parser.add_argument(
+        "--bus-workers", type=int, default=1, help="`oms worker` processes in broker mode"
     )
     parser.add_argument("--calibration-checkouts", type=int, default=20)
     parser.add_argument(

@@ -83,8 +83,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _check_options(options: Options) -> str:
-    if options.duration <= 0 or options.concurrency < 1 or options.processes < 1:
-        return "--duration, --concurrency and --processes must be positive"
+    if (
+        min(options.concurrency, options.processes, options.bus_workers) < 1
+        or options.duration <= 0
+    ):
+        return "--duration, --concurrency, --processes and --bus-workers must be positive"
     for name, url in (
         ("--database-admin-url", options.database_admin_url),
         ("--broker-url", options.broker_url),
@@ -163,7 +166,7 @@ def run_mode(mode: str, options: Options, machine: dict[str, Any]) -> dict[str, 
         password = secrets.token_urlsafe(24)
         # "--password=...": a random password may begin with "-", which is not a value to argparse
         run_oms(env, "create-admin", f"--email={ADMIN_EMAIL}", f"--password={password}")
-        workers = 1 if mode == "broker" else 0
+        workers = options.bus_workers if mode == "broker" else 0
         oms = cleanup.enter_context(oms_processes(env, workdir / "logs", workers))
         for worker in oms.workers:
             oms.wait_consuming(worker)
