@@ -69,6 +69,8 @@ class Database:
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer_turn = threading.Lock() if self.is_sqlite else None
         self._turn_file = -1  # opened by the first writer
+        self._watchers: dict[str, sqlite3.Connection] = {}  # by schema, see data_version
+        self._watching = threading.Lock()
         self.wakeups = Wakeups(self.engine)
 
     def reading(self) -> Session:
@@ -116,6 +118,22 @@ class Database:
         finally:
             self._writer_turn.release()
 
+    def data_version(self, schema: str) -> int | None:
+        """A number that changes whenever another connection, of any process, commits a
+        change to `schema`'s tables: what was read of them holds while it stays the
+        same. Asked of a connection of its own that never writes (SQLite counts only
+        other connections' commits), it costs no pooled connection and reads no table.
+        None on PostgreSQL, which has nothing as cheap."""
+        if not self.is_sqlite:
+            return None
+        with self._watching:
+            watcher = self._watchers.get(schema)
+            if watcher is None:
+                path = sqlite_schema_files(self.url.database or "")[schema]
+                watcher = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                self._watchers[schema] = watcher
+            return watcher.execute("PRAGMA data_version").fetchone()[0]
+
     def ping(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -134,6 +152,10 @@ class Database:
     def dispose(self) -> None:
         self.wakeups.close()
         self.engine.dispose()
+        with self._watching:
+            for watcher in self._watchers.values():
+                watcher.close()
+            self._watchers.clear()
         if self._turn_file >= 0:
             os.close(self._turn_file)
             self._turn_file = -1

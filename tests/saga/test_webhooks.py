@@ -420,6 +420,31 @@ def test_several_delivery_loops_never_send_one_delivery_twice(webhook_shop: Shop
     assert customers <= {r.event["data"]["userId"] for r in received}
 
 
+def test_an_endpoint_registered_in_one_process_gets_the_events_of_another(
+    settings: Settings,
+) -> None:
+    """Embedded OMS runs a process per core on one SQLite database, each handling the
+    events of its own requests: one that saw no endpoint a moment ago must see the one
+    another process just registered."""
+    receiver = Receiver(always(204))
+    registering = embedded_shop(replace(settings, **FAST))
+    other = start_runtime(replace(settings, **FAST))  # delivers through the first one's loop
+    try:
+        shop, checking_out = next(registering), Shop(other)
+        paid_order(checking_out)  # the other process's bus has read that nothing subscribes
+        hook = register(shop, receiver.url, ["order.*"])
+        _, order_id = paid_order(checking_out)
+        [first, *_] = receiver.wait_for(1)
+    finally:
+        next(registering, None)
+        other.close()
+        receiver.close()
+
+    assert first.event["type"] == "order.created"
+    assert first.event["correlationid"] == order_id
+    assert verified(hook["secret"], first)
+
+
 def test_an_endpoint_that_hangs_does_not_hold_up_the_others(settings: Settings) -> None:
     hanging = Receiver(lambda request, earlier: time.sleep(1.5) or 200)  # type: ignore[func-returns-value]
     quick = Receiver(always(200))
