@@ -49,16 +49,20 @@ class _Plan:
     row: type | None
     read_rows: list[Processor] | None = field(default=None)  # known after the first run
 
+    def __post_init__(self) -> None:
+        self._names = tuple(name for name, _ in self.binds)
+        self._reads = tuple((bind.key, bind.default, bind.process) for _, bind in self.binds)
+
     def values(self, params: Params) -> tuple[Any, ...] | dict[str, Any]:
         converted = []
-        for name, bind in self.binds:
-            value = params.get(bind.key, bind.default)
+        for key, default, process in self._reads:
+            value = params.get(key, default)
             if value is _MISSING:
-                raise KeyError(f"no value for {bind.key!r} in {self.sql!r}")
-            converted.append((name, bind.process(value) if bind.process else value))
+                raise KeyError(f"no value for {key!r} in {self.sql!r}")
+            converted.append(process(value) if process else value)
         if self.positional:
-            return tuple(value for _, value in converted)
-        return dict(converted)
+            return tuple(converted)
+        return dict(zip(self._names, converted, strict=True))
 
 
 class Rows(Sequence[Any]):
