@@ -5,6 +5,7 @@ No HTTP here: the users module issues tokens, `oms.http` reads them from request
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,7 @@ ADMIN = "admin"
 ROLES = (CUSTOMER, ADMIN)
 ALGORITHM = "HS256"
 CLOCK_SKEW_SECONDS = 5
+VERIFIED_TOKENS_KEPT = 4096  # the tokens of that many recent clients (~2 MiB)
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,21 @@ def issue_token(settings: Settings, user_id: str, role: str, version: int = 0) -
 
 def read_token(settings: Settings, token: str) -> Caller:
     """The caller a token names; Unauthenticated if it is expired, forged or malformed."""
+    caller, expires = _verified(settings.jwt_secret, settings.jwt_ttl_seconds, token)
+    if expires <= datetime.now(UTC).timestamp():
+        raise Unauthenticated("The token has expired.")
+    return caller
+
+
+@functools.lru_cache(maxsize=VERIFIED_TOKENS_KEPT)
+def _verified(secret: str, ttl_seconds: int, token: str) -> tuple[Caller, float]:
+    """The caller of a token whose signature and claims hold, and when it expires. A
+    client sends its token with every request: checked once, it is only looked up again
+    (a forged or malformed one raises and is never kept)."""
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret,
+            secret,
             algorithms=[ALGORITHM],
             options={"require": ["sub", "role", "iat", "exp"]},
         )
@@ -65,6 +78,6 @@ def read_token(settings: Settings, token: str) -> Caller:
     issued, expires = claims["iat"], claims["exp"]
     now = datetime.now(UTC).timestamp()
     # Never honour a lifetime longer than configured, nor a token issued in the future.
-    if expires - issued > settings.jwt_ttl_seconds or issued > now + CLOCK_SKEW_SECONDS:
+    if expires - issued > ttl_seconds or issued > now + CLOCK_SKEW_SECONDS:
         raise Unauthenticated("The token is invalid.")
-    return Caller(user_id=claims["sub"], role=claims["role"], token_version=version)
+    return Caller(user_id=claims["sub"], role=claims["role"], token_version=version), expires

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -163,6 +164,17 @@ def test_an_issued_token_reads_back_as_the_same_caller(role: str) -> None:
 def test_an_expired_token_is_refused_as_expired() -> None:
     settings = _settings(jwt_ttl_seconds=-1)
     token = issue_token(settings, str(uuid.uuid4()), CUSTOMER)
+
+    with pytest.raises(Unauthorized, match="expired"):
+        read_token(settings, token)
+
+
+def test_a_token_read_before_is_refused_as_expired_once_its_time_is_up() -> None:
+    settings = _settings(jwt_ttl_seconds=1)
+    token = issue_token(settings, str(uuid.uuid4()), CUSTOMER)
+    assert read_token(settings, token).role == CUSTOMER  # checked, and kept as checked
+
+    time.sleep(1.05)  # its expiry: at most a second after it was issued
 
     with pytest.raises(Unauthorized, match="expired"):
         read_token(settings, token)
