@@ -40,6 +40,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from oms.money import PRECISION, to_money
+from oms.statements import KEPT, drop_kept_writes, send_kept_writes, send_kept_writes_first
 from oms.wakeups import Wakeups, notify_on_commit
 
 SCHEMAS = ("users", "products", "orders", "payments", "webhooks")  # = oms.app.MODULES' schemas
@@ -173,6 +174,7 @@ class Database:
             )
             _ping_when_idle(engine)
             _reads_end_in_the_pool(engine)
+            _kept_writes_go_before_the_commit(engine)
             return engine
         engine = create_engine(
             self.url,
@@ -233,6 +235,7 @@ class WriteTransaction:
             if exc_type is None:
                 if self._session is not None:
                     self._session.flush()
+                send_kept_writes(self.connection)
                 self._transaction.commit()
             else:
                 self._transaction.rollback()
@@ -395,6 +398,19 @@ def _reads_end_in_the_pool(engine: Engine) -> None:
     def end_autocommit(dbapi_connection: Any, _record: Any) -> None:
         if dbapi_connection is not None and dbapi_connection.autocommit:
             dbapi_connection.autocommit = False
+
+
+def _kept_writes_go_before_the_commit(engine: Engine) -> None:
+    """What `oms.statements.execute_later` kept on a connection goes out before any
+    statement SQLAlchemy runs on it (a write transaction sends the rest before it
+    commits), and is forgotten when the transaction rolls back or the connection goes
+    back to the pool."""
+    event.listen(engine, "before_cursor_execute", send_kept_writes_first)
+    event.listen(engine, "rollback", drop_kept_writes)
+
+    @event.listens_for(engine, "checkin")
+    def forget_kept_writes(_dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(KEPT, None)
 
 
 def _turn_file(database_path: str) -> int:

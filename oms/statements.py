@@ -12,6 +12,14 @@ wrapped (IntegrityError, OperationalError) and a dropped connection invalidated,
 
 Only plain statements qualify: no Python-side column defaults, no expanding IN lists,
 no ORM entities. A statement that needs any of them runs through SQLAlchemy as before.
+
+On PostgreSQL every statement is a round trip, and most of a saga step's writes are
+ones whose outcome nobody reads (an outbox row, a timeline entry). `execute_later`
+keeps such a write and sends it with the connection's next statement, in one round
+trip, or on its own before the transaction commits: the statements still run in the
+order they were written, in the same transaction; an error in a kept write is raised
+by the statement it went with, or by the commit. On SQLite, with no round trips to
+save, it runs at once.
 """
 
 from __future__ import annotations
@@ -92,6 +100,8 @@ class Rows(Sequence[Any]):
         return self._rows[0][0] if self._rows else None
 
 
+KEPT = "oms_kept_writes"  # Connection.info: the writes `execute_later` keeps, as SQL
+
 _plans: dict[tuple[int, str, tuple[str, ...], bool], _Plan] = {}
 _statements: dict[int, ClauseElement] = {}  # keeps each planned statement (and its id) alive
 _planning = threading.Lock()
@@ -111,9 +121,14 @@ def execute(
     plan = _plan(connection, statement, tuple(sorted(first)), many)
     driver = connection.connection.driver_connection
     cursor = driver.cursor()  # type: ignore[union-attr]
+    kept = connection.info.pop(KEPT, None)
     try:
         if many:
+            if kept:
+                cursor.execute(b";".join(kept))
             _execute_many(connection, cursor, plan, [plan.values(p) for p in params])  # type: ignore[union-attr]
+        elif kept:  # one round trip: the kept writes, then this statement (its rows come back)
+            cursor.execute(b";".join([*kept, cursor.mogrify(plan.sql, plan.values(first))]))
         else:
             cursor.execute(plan.sql, plan.values(first))
         rows = _rows(connection, plan, cursor) if plan.row is not None else []
@@ -125,6 +140,58 @@ def execute(
         raise  # not reached: the handler raises
     finally:
         cursor.close()
+
+
+def execute_later(
+    connection: Connection, statement: ClauseElement, params: Params | list[Params]
+) -> None:
+    """Run a write whose outcome the caller does not read with the connection's next
+    statement, or before its transaction commits (see the module's docstring)."""
+    if connection.dialect.name != "postgresql":
+        execute(connection, statement, params)
+        return
+    if not connection.in_transaction():
+        connection.begin()
+    many = params if isinstance(params, list) else [params]
+    if not many:
+        return
+    plan = _plan(connection, statement, tuple(sorted(many[0])), False)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        kept = connection.info.setdefault(KEPT, [])
+        kept.extend(cursor.mogrify(plan.sql, plan.values(one)) for one in many)
+    finally:
+        cursor.close()
+
+
+def send_kept_writes(connection: Connection) -> None:
+    """Send what `execute_later` kept on this connection, now (before a commit)."""
+    kept = connection.info.pop(KEPT, None)
+    if not kept:
+        return
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(b";".join(kept))
+    except connection.dialect.loaded_dbapi.Error as error:
+        connection._handle_dbapi_exception(error, "(kept writes)", (), cursor, None)
+        raise  # not reached: the handler raises
+    finally:
+        cursor.close()
+
+
+def send_kept_writes_first(connection: Connection, cursor: Any, *_: Any) -> None:
+    """An engine listener (before_cursor_execute): a statement SQLAlchemy runs goes after
+    the writes kept before it (an error in them is SQLAlchemy's to handle, as its own)."""
+    kept = connection.info.pop(KEPT, None)
+    if kept:
+        cursor.execute(b";".join(kept))
+
+
+def drop_kept_writes(connection: Connection, *_: Any) -> None:
+    """Forget what `execute_later` kept (an engine listener: on rollback). A connection
+    that was lost keeps nothing to forget here: its pool entry is emptied on return."""
+    if not connection.invalidated:
+        connection.info.pop(KEPT, None)
 
 
 def _execute_many(connection: Connection, cursor: Any, plan: _Plan, values: list[Any]) -> None:

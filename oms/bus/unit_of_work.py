@@ -16,7 +16,7 @@ from oms.bus.catalogue import EventType
 from oms.bus.envelope import Event
 from oms.bus.store import MessageTables
 from oms.db import WriteTransaction
-from oms.statements import execute
+from oms.statements import execute, execute_later
 from oms.telemetry.context import child_traceparent, current_traceparent
 
 INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -82,7 +82,7 @@ class UnitOfWork:
             "envelope": event.to_json(),
             "created_at": datetime.now(UTC),
         }
-        execute(self.connection, _recording(self.tables.outbox), row)
+        execute_later(self.connection, _recording(self.tables.outbox), row)
         self._recorded.append(event)
         return event
 

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from oms.orders import models
 from oms.orders.domain import LineItem, Order
-from oms.statements import execute
+from oms.statements import execute, execute_later
 
 ORDERS = models.Order.__table__
 ITEMS = models.OrderItem.__table__
@@ -72,7 +72,7 @@ def add(
     connection: Connection, order: Order, idempotency_key: str | None, fingerprint: str | None
 ) -> None:
     """Insert a newly placed order, its lines and its first timeline entries."""
-    execute(
+    execute_later(
         connection,
         INSERT_ORDER,
         {
@@ -90,7 +90,7 @@ def add(
             "updated_at": order.updated_at,
         },
     )
-    execute(
+    execute_later(
         connection,
         INSERT_ITEMS,
         [
@@ -109,7 +109,7 @@ def add(
 
 def save(connection: Connection, order: Order) -> None:
     """Store what the order's methods changed: its status and its new timeline entries."""
-    execute(
+    execute_later(
         connection,
         SAVE,
         {
@@ -124,7 +124,7 @@ def save(connection: Connection, order: Order) -> None:
 
 def _append_changes(connection: Connection, order: Order) -> None:
     if order.changes:
-        execute(
+        execute_later(
             connection,
             INSERT_CHANGES,
             [

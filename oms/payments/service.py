@@ -25,7 +25,7 @@ from oms.money import format_money
 from oms.payments.gateway import PaymentGateway, gateway_named
 from oms.payments.models import MESSAGES, CancelledOrder, Payment, PaymentMethod, Refund
 from oms.runtime import Runtime
-from oms.statements import execute
+from oms.statements import execute, execute_later
 
 PENDING, COMPLETED, FAILED, REFUNDED, CANCELLED = (
     "pending",
@@ -216,7 +216,7 @@ def charge_order(uow: UnitOfWork, gateway: PaymentGateway, order: OrderPayment) 
         return  # order.cancelled came first (never charged), or it is charged already
     payment = _new_payment(order)
     _charge(uow, gateway, payment)
-    execute(connection, NEW_PAYMENT, _row_of(payment))
+    execute_later(connection, NEW_PAYMENT, _row_of(payment))
 
 
 def compensate_cancelled_order(uow: UnitOfWork, gateway: PaymentGateway, order_id: str) -> None:

@@ -26,7 +26,7 @@ from oms.products.models import (
     StockMovement,
 )
 from oms.runtime import Runtime
-from oms.statements import execute
+from oms.statements import execute, execute_later
 
 RESERVED, RELEASED, REFUSED = "reserved", "released", "refused"
 HOLDS, HOLD_ITEMS, INVENTORY = StockHold.__table__, StockHoldItem.__table__, Inventory.__table__
@@ -227,15 +227,19 @@ def reserve_stock(uow: UnitOfWork, order_id: str, wanted: dict[str, int]) -> Non
     shortages = _take_stock(connection, wanted)
     now = utc_now()
     if shortages:
-        execute(connection, NEW_HOLD, {"order_id": order_id, "state": REFUSED, "updated_at": now})
+        execute_later(
+            connection, NEW_HOLD, {"order_id": order_id, "state": REFUSED, "updated_at": now}
+        )
         uow.publish(
             events.INVENTORY_INSUFFICIENT,
             {"orderId": order_id, "shortages": shortages},
             correlation_id=order_id,
         )
         return
-    execute(connection, NEW_HOLD, {"order_id": order_id, "state": RESERVED, "updated_at": now})
-    execute(
+    execute_later(
+        connection, NEW_HOLD, {"order_id": order_id, "state": RESERVED, "updated_at": now}
+    )
+    execute_later(
         connection,
         NEW_HOLD_ITEMS,
         [
@@ -305,7 +309,7 @@ def _record_movements(
         if delta
     ]
     if rows:
-        execute(connection, NEW_MOVEMENTS, rows)
+        execute_later(connection, NEW_MOVEMENTS, rows)
 
 
 def _take_stock(connection: Connection, wanted: dict[str, int]) -> list[dict]:
