@@ -5,38 +5,16 @@ its pooled connection. On SQLite they run at once; the same tests hold on both."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, func, insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from oms.db import Database
 from oms.statements import execute, execute_later
+from tests.unit.notes import COUNT, NOTES, count
 
-METADATA = MetaData()
-NOTES = Table(
-    "kept_notes",
-    METADATA,
-    Column("id", Integer, primary_key=True),
-    Column("text", String, nullable=False),
-)
 ADD = insert(NOTES)
 TEXT_OF = select(NOTES.c.text).where(NOTES.c.id == bindparam("note"))
-COUNT = select(func.count().label("notes")).select_from(NOTES)
-
-
-@pytest.fixture
-def database(empty_database_url: str) -> Iterator[Database]:
-    database = Database(empty_database_url, pool_size=1)  # one connection, reused by all
-    METADATA.create_all(database.engine)
-    yield database
-    database.dispose()
-
-
-def count(database: Database) -> int:
-    with database.connect() as connection:
-        return execute(connection, COUNT).scalar() or 0
 
 
 def test_kept_writes_are_committed_in_order_and_read_back_inside_their_transaction(

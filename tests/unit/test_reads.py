@@ -4,28 +4,11 @@ PostgreSQL a read runs in the driver's autocommit until it is back in the pool).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import func, insert, select
 
 from oms.db import Database
-
-METADATA = MetaData()
-NOTES = Table("notes", METADATA, Column("id", Integer, primary_key=True), Column("text", String))
-
-
-@pytest.fixture
-def database(empty_database_url: str) -> Iterator[Database]:
-    database = Database(empty_database_url, pool_size=1)  # one connection, reused by all
-    METADATA.create_all(database.engine)
-    yield database
-    database.dispose()
-
-
-def count(database: Database) -> int:
-    with database.connect() as connection:
-        return connection.execute(select(func.count()).select_from(NOTES)).scalar_one()
+from tests.unit.notes import METADATA, NOTES, count
 
 
 def test_a_read_sees_what_a_write_transaction_committed(database: Database) -> None:
