@@ -95,6 +95,7 @@ def _consume(settings: Settings, args: argparse.Namespace) -> int:
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
+        runtime.bus.relay_before_stopping()
         runtime.close()
 
 

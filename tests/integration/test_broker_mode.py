@@ -228,3 +228,33 @@ def test_readyz_is_503_while_the_database_is_unreachable(amqp_url: str) -> None:
 
 def test_readyz_is_200_when_database_and_broker_are_up(broker_settings: Settings) -> None:
     assert readiness(broker_settings) == (200, {"status": "ready"})
+
+
+def test_a_stopping_worker_publishes_what_the_outboxes_still_hold(
+    broker_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publish that failed after its commit leaves the event in the outbox, for the
+    relay after its grace; a worker that stops first publishes it on its way out."""
+    runtime = start_runtime(broker_settings)
+    try:
+        shop = Shop(runtime)
+        transport = runtime.bus.transport
+        with monkeypatch.context() as patched:
+            patched.setattr(transport, "publish", _refuse)
+            shop.add_product()  # answered: committed, its product.created left in the outbox
+        assert products_outbox(runtime) == 1
+
+        runtime.bus.relay_before_stopping()
+
+        assert products_outbox(runtime) == 0  # published, confirmed and forgotten
+    finally:
+        runtime.close()
+
+
+def _refuse(event: Event) -> None:
+    raise ConnectionError("the broker is away")
+
+
+def products_outbox(runtime: Runtime) -> int:
+    with runtime.database.connect() as connection:
+        return connection.execute(text("SELECT count(*) FROM products.outbox")).scalar_one()
