@@ -40,7 +40,15 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from oms.money import PRECISION, to_money
-from oms.statements import KEPT, drop_kept_writes, send_kept_writes, send_kept_writes_first
+from oms.statements import (
+    KEPT,
+    begin_with_next_statement,
+    commit_with_kept_writes,
+    in_explicit_transaction,
+    roll_back_explicitly,
+    send_kept_writes,
+    send_kept_writes_first,
+)
 from oms.wakeups import Wakeups, notify_on_commit
 
 SCHEMAS = ("users", "products", "orders", "payments", "webhooks")  # = oms.app.MODULES' schemas
@@ -228,6 +236,8 @@ class WriteTransaction:
         except BaseException:
             self._end()
             raise
+        if not self._database.is_sqlite:
+            begin_with_next_statement(self.connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
@@ -235,8 +245,11 @@ class WriteTransaction:
             if exc_type is None:
                 if self._session is not None:
                     self._session.flush()
-                send_kept_writes(self.connection)
-                self._transaction.commit()
+                if self._database.is_sqlite:
+                    send_kept_writes(self.connection)  # none: SQLite runs them at once
+                else:
+                    commit_with_kept_writes(self.connection)
+                self._transaction.commit()  # on PostgreSQL the driver's part is done
             else:
                 self._transaction.rollback()
         except BaseException:
@@ -391,13 +404,23 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 def _reads_end_in_the_pool(engine: Engine) -> None:
-    """A read connection (`Database.connect`) goes back to the pool out of autocommit,
-    so that the next user's first statement begins a transaction again."""
+    """A connection in the driver's autocommit (a read's, `Database.connect`, or a write
+    transaction's, see `oms.statements.begin_with_next_statement`) goes back to the pool
+    out of it, so that the next user's first statement begins a transaction again. One
+    still inside a transaction the pool's own rollback could not end (the driver in
+    autocommit skips it) is rolled back here, or replaced if that fails."""
 
     @event.listens_for(engine, "checkin")
-    def end_autocommit(dbapi_connection: Any, _record: Any) -> None:
-        if dbapi_connection is not None and dbapi_connection.autocommit:
+    def end_autocommit(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is None or dbapi_connection.closed or not dbapi_connection.autocommit:
+            return
+        try:
+            if in_explicit_transaction(dbapi_connection):
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute("ROLLBACK")
             dbapi_connection.autocommit = False
+        except Exception as error:
+            record.invalidate(error)
 
 
 def _kept_writes_go_before_the_commit(engine: Engine) -> None:
@@ -406,7 +429,7 @@ def _kept_writes_go_before_the_commit(engine: Engine) -> None:
     commits), and is forgotten when the transaction rolls back or the connection goes
     back to the pool."""
     event.listen(engine, "before_cursor_execute", send_kept_writes_first)
-    event.listen(engine, "rollback", drop_kept_writes)
+    event.listen(engine, "rollback", roll_back_explicitly)
 
     @event.listens_for(engine, "checkin")
     def forget_kept_writes(_dbapi_connection: Any, record: Any) -> None:

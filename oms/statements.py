@@ -20,6 +20,12 @@ trip, or on its own before the transaction commits: the statements still run in 
 order they were written, in the same transaction; an error in a kept write is raised
 by the statement it went with, or by the commit. On SQLite, with no round trips to
 save, it runs at once.
+
+A write transaction's BEGIN and COMMIT travel the same way (`begin_with_next_statement`,
+`commit_with_kept_writes`): BEGIN goes with the transaction's first statement and COMMIT
+with its last kept writes, where psycopg2 would send each in a round trip of its own.
+The driver is put in autocommit for it, so it sends neither itself; the ROLLBACK it no
+longer sends either goes out from `roll_back_explicitly` (an engine listener).
 """
 
 from __future__ import annotations
@@ -101,6 +107,7 @@ class Rows(Sequence[Any]):
 
 
 KEPT = "oms_kept_writes"  # Connection.info: the writes `execute_later` keeps, as SQL
+BEGIN = b"BEGIN"
 
 _plans: dict[tuple[int, str, tuple[str, ...], bool], _Plan] = {}
 _statements: dict[int, ClauseElement] = {}  # keeps each planned statement (and its id) alive
@@ -165,13 +172,59 @@ def execute_later(
 
 
 def send_kept_writes(connection: Connection) -> None:
-    """Send what `execute_later` kept on this connection, now (before a commit)."""
+    """Send what `execute_later` kept on this connection, now."""
+    _send(connection, connection.info.pop(KEPT, None))
+
+
+def begin_with_next_statement(connection: Connection) -> None:
+    """Open the connection's write transaction on PostgreSQL with its first statement,
+    not in a round trip of its own: the driver goes into autocommit (it would send a
+    BEGIN itself otherwise) and BEGIN is kept. The pool takes it out of autocommit when
+    the connection comes back (see `oms.db`)."""
+    connection.connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+    connection.info[KEPT] = [BEGIN]
+
+
+def commit_with_kept_writes(connection: Connection) -> None:
+    """Commit a transaction begun by `begin_with_next_statement`, in one round trip with
+    the writes still kept; a transaction that ran no statement sends nothing."""
+    kept = connection.info.pop(KEPT, None) or []
+    if kept == [BEGIN]:
+        return
+    _send(connection, [*kept, b"COMMIT"])
+
+
+def roll_back_explicitly(connection: Connection, *_: Any) -> None:
+    """An engine listener (on rollback): forget what `execute_later` kept and, when a
+    BEGIN of `begin_with_next_statement` has gone out, send the ROLLBACK the driver in
+    autocommit will not. A connection that was lost has nothing to roll back here; one
+    whose ROLLBACK fails is replaced when it goes back to the pool (see `oms.db`)."""
+    if connection.invalidated:
+        return
     kept = connection.info.pop(KEPT, None)
-    if not kept:
+    driver = connection.connection.driver_connection
+    if (kept and kept[0] == BEGIN) or not in_explicit_transaction(driver):
+        return
+    try:
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute("ROLLBACK")
+    except connection.dialect.loaded_dbapi.Error:
+        return
+
+
+def in_explicit_transaction(driver: Any) -> bool:
+    """Whether a psycopg2 connection in autocommit is inside a BEGIN it was sent."""
+    from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+    return bool(driver.autocommit) and driver.info.transaction_status != TRANSACTION_STATUS_IDLE
+
+
+def _send(connection: Connection, statements: list[bytes] | None) -> None:
+    if not statements:
         return
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(b";".join(kept))
+        cursor.execute(b";".join(statements))
     except connection.dialect.loaded_dbapi.Error as error:
         connection._handle_dbapi_exception(error, "(kept writes)", (), cursor, None)
         raise  # not reached: the handler raises
@@ -185,13 +238,6 @@ def send_kept_writes_first(connection: Connection, cursor: Any, *_: Any) -> None
     kept = connection.info.pop(KEPT, None)
     if kept:
         cursor.execute(b";".join(kept))
-
-
-def drop_kept_writes(connection: Connection, *_: Any) -> None:
-    """Forget what `execute_later` kept (an engine listener: on rollback). A connection
-    that was lost keeps nothing to forget here: its pool entry is emptied on return."""
-    if not connection.invalidated:
-        connection.info.pop(KEPT, None)
 
 
 def _execute_many(connection: Connection, cursor: Any, plan: _Plan, values: list[Any]) -> None:

@@ -25,19 +25,22 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select
 
+from oms.statements import execute_later
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "oms_wakeups"
 RECONNECT_SECONDS = 1.0
 
 
-NOTIFY = select(func.pg_notify(CHANNEL, bindparam("key")))
+NOTIFY = select(func.pg_notify(CHANNEL, bindparam("key")).label("notified"))
 
 
 def notify_on_commit(connection: Connection, key: str) -> None:
     """PostgreSQL: have the server send `key` to every listener when the connection's
-    transaction commits (NOTIFY is transactional)."""
-    connection.execute(NOTIFY, {"key": key})
+    transaction commits (NOTIFY is transactional). Kept, to go with the commit: nothing
+    reads its outcome."""
+    execute_later(connection, NOTIFY, {"key": key})
 
 
 class Waiter:

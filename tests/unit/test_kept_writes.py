@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from oms.db import Database
 from oms.statements import execute, execute_later
-from tests.unit.notes import COUNT, NOTES, count
+from tests.unit.notes import COUNT, METADATA, NOTES, count
 
 ADD = insert(NOTES)
 TEXT_OF = select(NOTES.c.text).where(NOTES.c.id == bindparam("note"))
@@ -64,3 +64,63 @@ def test_a_kept_write_that_fails_fails_the_commit_and_nothing_is_kept(
         execute_later(transaction.connection, ADD, {"id": 1, "text": "a duplicate"})
 
     assert count(database) == 1
+
+
+def test_a_write_transaction_is_unseen_until_it_commits_and_all_or_nothing(
+    database: Database,
+) -> None:
+    with pytest.raises(RuntimeError), database.writing() as transaction:
+        execute(transaction.connection, ADD, {"id": 1, "text": "uncommitted"})
+        execute(transaction.connection, ADD, {"id": 2, "text": "uncommitted too"})
+        assert count(database) == 0  # another connection does not see them
+        raise RuntimeError("the rest of the change failed")
+
+    assert count(database) == 0
+
+
+def test_a_failed_statement_leaves_the_pooled_connection_ready_for_the_next_user(
+    database: Database,
+) -> None:
+    with database.writing() as transaction:
+        execute(transaction.connection, ADD, {"id": 1, "text": "first"})
+    with pytest.raises(IntegrityError), database.writing() as transaction:
+        execute(transaction.connection, ADD, {"id": 1, "text": "a duplicate, first statement"})
+
+    with database.writing() as transaction:  # the same pooled connection
+        execute(transaction.connection, ADD, {"id": 2, "text": "the next user's own"})
+    with database.reading() as session:
+        assert session.execute(COUNT).scalar() == 2
+
+
+@pytest.mark.postgres
+def test_a_write_transaction_sends_its_begin_and_commit_with_its_statements(
+    postgres_url: str,
+) -> None:
+    """Every round trip to PostgreSQL passes psycopg2's wait callback once: a transaction
+    that keeps two writes around a read makes two (BEGIN, a write and the read; the last
+    write and COMMIT), not four."""
+    from psycopg2 import extensions
+
+    database = Database(postgres_url, pool_size=1)
+    METADATA.create_all(database.engine)
+    bounded_wait = extensions.get_wait_callback()
+    round_trips = []
+
+    def counting_wait(connection: object) -> None:
+        round_trips.append(connection)
+        bounded_wait(connection)
+
+    try:
+        with database.connect():
+            pass  # the pooled connection is made, and checked, before counting
+        extensions.set_wait_callback(counting_wait)
+        with database.writing() as transaction:
+            execute_later(transaction.connection, ADD, {"id": 1, "text": "a"})
+            assert execute(transaction.connection, TEXT_OF, {"note": 1}).scalar() == "a"
+            execute_later(transaction.connection, ADD, {"id": 2, "text": "b"})
+        extensions.set_wait_callback(bounded_wait)
+        assert len(round_trips) == 2
+        assert count(database) == 2
+    finally:
+        extensions.set_wait_callback(bounded_wait)
+        database.dispose()
