@@ -28,6 +28,7 @@ from sqlalchemy import (
     Select,
     String,
     TypeDecorator,
+    bindparam,
     create_engine,
     event,
     func,
@@ -44,6 +45,8 @@ from oms.statements import (
     KEPT,
     begin_with_next_statement,
     commit_with_kept_writes,
+    execute,
+    execute_later,
     in_explicit_transaction,
     roll_back_explicitly,
     send_kept_writes,
@@ -76,6 +79,8 @@ class Database:
         self._timeouts = (connect_timeout, statement_timeout)
         self.engine = self._create_engine(pool_size)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        if not self.is_sqlite:
+            event.listen(self._reader, "after_begin", _read_in_autocommit)
         self._writer_turn = threading.Lock() if self.is_sqlite else None
         self._turn_file = -1  # opened by the first writer
         self._watchers: dict[str, sqlite3.Connection] = {}  # by schema, see data_version
@@ -83,6 +88,8 @@ class Database:
         self.wakeups = Wakeups(self.engine)
 
     def reading(self) -> Session:
+        """A session for reads, never for writes. On PostgreSQL its connection runs in
+        the driver's autocommit, as `connect`'s does, and for the same reason."""
         return self._reader()
 
     def connect(self) -> Connection:
@@ -301,13 +308,27 @@ def read_page(
         return Page([view(row) for row in rows], page, page_size, total)
 
 
-def lock_for_transaction(connection: Connection, key: str) -> None:
+ADVISORY_LOCK = select(
+    func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)).label("locked")
+)
+
+
+def lock_for_transaction(
+    connection: Connection, key: str, *, with_next_statement: bool = False
+) -> None:
     """Hold a lock named `key` until the connection's transaction ends. PostgreSQL takes
-    a transaction-scoped advisory lock; SQLite has one writer at a time already."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
-        )
+    a transaction-scoped advisory lock; SQLite has one writer at a time already.
+
+    Taken now, or, `with_next_statement`, kept (`execute_later`) and taken (or waited
+    for) in the round trip of the transaction's next statement, before it runs: enough
+    where what the lock guards is in the database, not where it guards a step outside
+    it (a broker's routes)."""
+    if connection.dialect.name != "postgresql":
+        return
+    if with_next_statement:
+        execute_later(connection, ADVISORY_LOCK, {"key": key})
+    else:
+        execute(connection, ADVISORY_LOCK, {"key": key})
 
 
 def read_first(database: Database, query: Select, view: Callable[[Any], Any]) -> Any | None:
@@ -401,6 +422,10 @@ def _ping_when_idle(engine: Engine) -> None:
             dbapi_connection.rollback()  # hand it out outside any transaction
         except Exception as error:  # the pool retries with a new connection
             raise DisconnectionError(f"a pooled connection was dropped: {error!r}") from error
+
+
+def _read_in_autocommit(_session: Session, _transaction: Any, connection: Connection) -> None:
+    connection.connection.driver_connection.autocommit = True  # type: ignore[union-attr]
 
 
 def _reads_end_in_the_pool(engine: Engine) -> None:

@@ -24,7 +24,7 @@ from oms.bus.store import MessageTables
 from oms.bus.transport import Transport
 from oms.bus.unit_of_work import UnitOfWork
 from oms.db import Database, lock_for_transaction
-from oms.statements import execute
+from oms.statements import execute_later
 from oms.telemetry import metrics
 from oms.telemetry.context import bound, parse_traceparent
 from oms.telemetry.tracing import span
@@ -338,7 +338,7 @@ class Bus:
         with self.database.writing() as transaction:
             for tables, ids in batches:
                 rows = [{"event_id": event_id} for event_id in ids]
-                execute(transaction.connection, _forgetting(tables.outbox), rows)
+                execute_later(transaction.connection, _forgetting(tables.outbox), rows)
 
     # -- the loops ----------------------------------------------------------------
 

@@ -338,7 +338,7 @@ def _one_order_at_a_time(connection: Connection, order_id: str) -> None:
     """The one place where order.confirmed and order.cancelled of the same order, handled
     at once by competing consumers, meet: the second waits for the first to commit, then
     sees its charge (and refunds it) or its tombstone (and charges nothing)."""
-    lock_for_transaction(connection, f"payments:{order_id}")
+    lock_for_transaction(connection, f"payments:{order_id}", with_next_statement=True)
 
 
 def _payment_of(session: Session, order_id: str) -> Payment | None:
