@@ -48,6 +48,7 @@ from oms.statements import (
     execute,
     execute_later,
     in_explicit_transaction,
+    prepare_new_plans,
     roll_back_explicitly,
     send_kept_writes,
     send_kept_writes_first,
@@ -406,7 +407,8 @@ def _ping_when_idle(engine: Engine) -> None:
     """Check a pooled connection before use if it sat idle for a while: one that
     PostgreSQL dropped (a restart, an outage) is replaced, not handed out. A connection
     in steady use skips the round trip; if it breaks, the statement fails as a transient
-    error and SQLAlchemy empties the pool."""
+    error and SQLAlchemy empties the pool. The statements planned since the connection
+    was last handed out are prepared on it then (`oms.statements.prepare_new_plans`)."""
 
     @event.listens_for(engine, "checkin")
     def idle_from_now(_dbapi_connection: Any, record: Any) -> None:
@@ -414,12 +416,12 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        if time.monotonic() - record.info.get(IDLE_SINCE, 0.0) < PING_AFTER_IDLE_SECONDS:
-            return
         try:
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-            dbapi_connection.rollback()  # hand it out outside any transaction
+            if time.monotonic() - record.info.get(IDLE_SINCE, 0.0) >= PING_AFTER_IDLE_SECONDS:
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                dbapi_connection.rollback()  # hand it out outside any transaction
+            prepare_new_plans(dbapi_connection, record.info)
         except Exception as error:  # the pool retries with a new connection
             raise DisconnectionError(f"a pooled connection was dropped: {error!r}") from error
 

@@ -26,10 +26,18 @@ A write transaction's BEGIN and COMMIT travel the same way (`begin_with_next_sta
 with its last kept writes, where psycopg2 would send each in a round trip of its own.
 The driver is put in autocommit for it, so it sends neither itself; the ROLLBACK it no
 longer sends either goes out from `roll_back_explicitly` (an engine listener).
+
+PostgreSQL parses and plans a statement each time it comes as plain SQL. Each plan made
+for PostgreSQL is also prepared (`PREPARE`) on every pooled connection, once, when the
+connection is next checked out (`prepare_new_plans`, a pool listener: outside any
+transaction, so a statement that cannot be prepared costs nothing but the plain SQL it
+keeps using); from then on it runs there as `EXECUTE`.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,6 +47,8 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+log = logging.getLogger(__name__)
 
 Params = Mapping[str, Any]
 Processor = Callable[[Any], Any] | None
@@ -52,6 +62,16 @@ class _Bind:
     process: Processor
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A PostgreSQL plan as a prepared statement: defined once per connection, then run."""
+
+    index: int  # in `_postgres_plans`: the connection's PREPARED count tells if it is there
+    definition: str  # PREPARE oms_<index> AS the plan's SQL, its parameters numbered
+    call: str  # EXECUTE oms_<index>, its arguments as the driver's placeholders
+    order: tuple[str, ...]  # the plan's parameter names in the order of their numbers
+
+
 @dataclass
 class _Plan:
     """One statement compiled for one dialect and one set of parameter names."""
@@ -62,6 +82,7 @@ class _Plan:
     result_types: tuple[Any, ...]  # of the selected columns (empty: no rows)
     row: type | None
     read_rows: list[Processor] | None = field(default=None)  # known after the first run
+    prepared: _Prepared | None = field(default=None)  # PostgreSQL's, unless it cannot be
 
     def __post_init__(self) -> None:
         self._names = tuple(name for name, _ in self.binds)
@@ -107,11 +128,14 @@ class Rows(Sequence[Any]):
 
 
 KEPT = "oms_kept_writes"  # Connection.info: the writes `execute_later` keeps, as SQL
+PREPARED = "oms_prepared"  # Connection.info: how many of `_postgres_plans` were prepared on it
+UNPREPARED = "oms_unprepared"  # Connection.info: the indexes of those PostgreSQL refused
 BEGIN = b"BEGIN"
 
 _plans: dict[tuple[int, str, tuple[str, ...], bool], _Plan] = {}
 _statements: dict[int, ClauseElement] = {}  # keeps each planned statement (and its id) alive
 _planning = threading.Lock()
+_postgres_plans: list[_Plan] = []  # every plan made for PostgreSQL, in the order made
 
 
 def execute(
@@ -133,11 +157,12 @@ def execute(
         if many:
             if kept:
                 cursor.execute(b";".join(kept))
-            _execute_many(connection, cursor, plan, [plan.values(p) for p in params])  # type: ignore[union-attr]
+            sql, rows = _runs(connection, plan, params)  # type: ignore[arg-type]
+            _execute_many(connection, cursor, sql, rows)
         elif kept:  # one round trip: the kept writes, then this statement (its rows come back)
-            cursor.execute(b";".join([*kept, cursor.mogrify(plan.sql, plan.values(first))]))
+            cursor.execute(b";".join([*kept, cursor.mogrify(*_run(connection, plan, first))]))
         else:
-            cursor.execute(plan.sql, plan.values(first))
+            cursor.execute(*_run(connection, plan, first))
         rows = _rows(connection, plan, cursor) if plan.row is not None else []
         return Rows(rows, cursor.rowcount)
     except connection.dialect.loaded_dbapi.Error as error:
@@ -166,7 +191,7 @@ def execute_later(
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         kept = connection.info.setdefault(KEPT, [])
-        kept.extend(cursor.mogrify(plan.sql, plan.values(one)) for one in many)
+        kept.extend(cursor.mogrify(*_run(connection, plan, one)) for one in many)
     finally:
         cursor.close()
 
@@ -240,13 +265,83 @@ def send_kept_writes_first(connection: Connection, cursor: Any, *_: Any) -> None
         cursor.execute(b";".join(kept))
 
 
-def _execute_many(connection: Connection, cursor: Any, plan: _Plan, values: list[Any]) -> None:
+def _run(connection: Connection, plan: _Plan, params: Params) -> tuple[str, Any]:
+    """The SQL to send for one run of `plan` on this connection, and its values."""
+    values = plan.values(params)
+    prepared, info = plan.prepared, connection.info
+    if (
+        prepared is None
+        or prepared.index >= info.get(PREPARED, 0)
+        or prepared.index in info.get(UNPREPARED, ())
+    ):
+        return plan.sql, values
+    return prepared.call, tuple(values[name] for name in prepared.order)  # type: ignore[call-overload]
+
+
+def _runs(connection: Connection, plan: _Plan, params: list[Params]) -> tuple[str, list[Any]]:
+    runs = [_run(connection, plan, one) for one in params]
+    return runs[0][0], [values for _, values in runs]
+
+
+def _execute_many(connection: Connection, cursor: Any, sql: str, values: list[Any]) -> None:
     if connection.dialect.name == "postgresql":
         from psycopg2.extras import execute_batch  # psycopg2's executemany: a round trip a row
 
-        execute_batch(cursor, plan.sql, values)
+        execute_batch(cursor, sql, values)
     else:
-        cursor.executemany(plan.sql, values)
+        cursor.executemany(sql, values)
+
+
+def prepare_new_plans(driver: Any, info: dict[str, Any]) -> None:
+    """A pool listener (on checkout, outside any transaction): prepare on this psycopg2
+    connection the plans made since it was last checked out. A plan PostgreSQL refuses
+    to prepare there (a parameter whose type it cannot infer, a table not made yet) runs
+    as plain SQL on it; a connection lost meanwhile raises, for the pool to replace it."""
+    done = info.get(PREPARED, 0)
+    plans = _postgres_plans[done:]
+    if not plans:
+        return
+    driver.autocommit = True
+    try:
+        for plan in plans:
+            if plan.prepared is not None and not _prepare(driver, plan.prepared.definition):
+                info.setdefault(UNPREPARED, set()).add(plan.prepared.index)
+    finally:
+        driver.autocommit = False
+    info[PREPARED] = done + len(plans)
+
+
+def _prepare(driver: Any, definition: str) -> bool:
+    try:
+        with driver.cursor() as cursor:
+            cursor.execute(definition)
+    except Exception as error:
+        if driver.closed:
+            raise
+        log.warning("running as plain SQL on this connection: %s (%r)", definition, error)
+        return False
+    return True
+
+
+_PYFORMAT = re.compile(r"%\(([^)]+)\)s")
+
+
+def _prepared(plan: _Plan, index: int) -> _Prepared | None:
+    """`plan` as a prepared statement, or None where its SQL has no named placeholders
+    to number (positional styles)."""
+    if plan.positional:
+        return None
+    order: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in order:
+            order.append(match.group(1))
+        return f"${order.index(match.group(1)) + 1}"
+
+    body = _PYFORMAT.sub(number, plan.sql).replace("%%", "%")
+    name = f"oms_{index}"
+    arguments = f" ({', '.join(['%s'] * len(order))})" if order else ""
+    return _Prepared(index, f"PREPARE {name} AS {body}", f"EXECUTE {name}{arguments}", tuple(order))
 
 
 def _rows(connection: Connection, plan: _Plan, cursor: Any) -> list[Any]:
@@ -275,9 +370,13 @@ def _plan(
     plan = _plans.get(key)
     if plan is None:
         with _planning:
-            plan = _plans.get(key) or _compile(statement, dialect, keys, many)
-            _plans[key] = plan
-            _statements[id(statement)] = statement
+            plan = _plans.get(key)
+            if plan is None:
+                plan = _plans[key] = _compile(statement, dialect, keys, many)
+                _statements[id(statement)] = statement
+                if dialect.name == "postgresql":
+                    plan.prepared = _prepared(plan, len(_postgres_plans))
+                    _postgres_plans.append(plan)
     return plan
 
 
