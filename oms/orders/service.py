@@ -243,8 +243,8 @@ def count_stuck_orders(rt: Runtime, older_than_seconds: float) -> int:
 
 def wait_until_settled(rt: Runtime, order_id: str, timeout_seconds: float) -> OrderView:
     """The order once its saga has settled, or as it stands when the wait runs out."""
-    settling.wait_for_settlement(rt, order_id, timeout_seconds)
-    return get_order(rt, order_id)
+    settled = settling.wait_for_settlement(rt, order_id, timeout_seconds)
+    return get_order(rt, order_id) if settled is None else OrderView.of_rows(*settled)
 
 
 def cancel_order(rt: Runtime, order_id: str, owner_id: str) -> OrderView:

@@ -7,6 +7,7 @@ import time
 from oms.bus import UnitOfWork
 from oms.orders import store
 from oms.orders.domain import IN_FLIGHT
+from oms.orders.store import OrderRows
 from oms.runtime import Runtime
 
 # A wake-up is a hint that may be lost (a dropped LISTEN connection): look again at least
@@ -14,16 +15,23 @@ from oms.runtime import Runtime
 LONGEST_WAIT_SECONDS = 0.25
 
 
-def wait_for_settlement(rt: Runtime, order_id: str, timeout_seconds: float) -> None:
+def wait_for_settlement(rt: Runtime, order_id: str, timeout_seconds: float) -> OrderRows | None:
     """Return once the order's saga has settled, or when `timeout_seconds` run out. The
-    commit that settles it wakes this wait (`announce_settled`); nothing polls."""
+    commit that settles it wakes this wait (`announce_settled`); nothing polls. What is
+    read after a wake-up is the whole order, returned if it has settled (the caller
+    wants it then); None when it had settled before the wait began, or the wait ran out.
+    """
     deadline = time.monotonic() + timeout_seconds
     with rt.database.wakeups.expect(order_id) as settled:
-        while _status_of(rt, order_id) in IN_FLIGHT:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
+        if _status_of(rt, order_id) not in IN_FLIGHT:
+            return None
+        while (remaining := deadline - time.monotonic()) > 0:
             settled.wait(min(remaining, LONGEST_WAIT_SECONDS))
+            with rt.database.connect() as connection:
+                found = store.read(connection, order_id)
+            if found is not None and found[0].status not in IN_FLIGHT:
+                return found
+    return None
 
 
 def announce_settled(uow: UnitOfWork, order_id: str) -> None:

@@ -142,7 +142,10 @@ def _append_changes(connection: Connection, order: Order) -> None:
     order.changes.clear()
 
 
-def read(connection: Connection, order_id: str) -> tuple[Any, list[Any], list[Any]] | None:
+OrderRows = tuple[Any, list[Any], list[Any]]  # an order's row, its lines, its timeline
+
+
+def read(connection: Connection, order_id: str) -> OrderRows | None:
     """The order's row, its lines and its timeline, as they stand; None if there is none."""
     order = execute(connection, READ_ORDER, {"order_id": order_id}).first()
     if order is None:
