@@ -17,6 +17,12 @@ ADD = insert(NOTES)
 TEXT_OF = select(NOTES.c.text).where(NOTES.c.id == bindparam("note"))
 
 
+def add_note(database: Database, note_id: int, text: str) -> None:
+    """One note, in a write transaction of its own."""
+    with database.writing() as transaction:
+        execute(transaction.connection, ADD, {"id": note_id, "text": text})
+
+
 def test_kept_writes_are_committed_in_order_and_read_back_inside_their_transaction(
     database: Database,
 ) -> None:
@@ -47,8 +53,7 @@ def test_a_rolled_back_transactions_kept_writes_reach_neither_it_nor_the_next_us
         execute_later(transaction.connection, ADD, {"id": 1, "text": "never"})
         raise RuntimeError("the rest of the change failed")
 
-    with database.writing() as transaction:  # the same pooled connection
-        execute(transaction.connection, ADD, {"id": 2, "text": "the next user's own"})
+    add_note(database, 2, "the next user's own")  # on the same pooled connection
 
     assert count(database) == 1
 
@@ -56,8 +61,7 @@ def test_a_rolled_back_transactions_kept_writes_reach_neither_it_nor_the_next_us
 def test_a_kept_write_that_fails_fails_the_commit_and_nothing_is_kept(
     database: Database,
 ) -> None:
-    with database.writing() as transaction:
-        execute(transaction.connection, ADD, {"id": 1, "text": "first"})
+    add_note(database, 1, "first")
 
     with pytest.raises(IntegrityError), database.writing() as transaction:
         execute_later(transaction.connection, ADD, {"id": 2, "text": "would be new"})
@@ -81,13 +85,11 @@ def test_a_write_transaction_is_unseen_until_it_commits_and_all_or_nothing(
 def test_a_failed_statement_leaves_the_pooled_connection_ready_for_the_next_user(
     database: Database,
 ) -> None:
-    with database.writing() as transaction:
-        execute(transaction.connection, ADD, {"id": 1, "text": "first"})
-    with pytest.raises(IntegrityError), database.writing() as transaction:
-        execute(transaction.connection, ADD, {"id": 1, "text": "a duplicate, first statement"})
+    add_note(database, 1, "first")
+    with pytest.raises(IntegrityError):  # the transaction's first statement fails
+        add_note(database, 1, "a duplicate")
 
-    with database.writing() as transaction:  # the same pooled connection
-        execute(transaction.connection, ADD, {"id": 2, "text": "the next user's own"})
+    add_note(database, 2, "the next user's own")  # on the same pooled connection
     with database.reading() as session:
         assert session.execute(COUNT).scalar() == 2
 
